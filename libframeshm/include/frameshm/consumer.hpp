@@ -1,0 +1,163 @@
+// frameshm/consumer.hpp — reading frames from a named feed, in place.
+//
+// A Consumer maps a feed read-only, registers in one of its reader slots and
+// waits on that slot's own semaphore, so every consumer is woken by every
+// frame. A Frame is a read-only view straight into the segment: no copy. The
+// producer may overwrite an unpinned slot while you read it, so a view that
+// was read in place must be confirmed with `Frame::intact()` afterwards (or
+// use `readInto`, which copies and confirms for you). With `pin`, the slot is
+// kept from the producer while the Frame lives, provided the feed has at
+// least 2 + (readers that pin) slots.
+//
+// A consumer follows its feed: when the producer ends, dies or is replaced,
+// waitFrame reports it once (FeedEnded, ProducerGone) and the next call waits
+// for the feed to come back, maybe with another format (check generation()).
+//
+//   auto consumer = frameshm::Consumer::open({.feed = "cam0"});
+//   while (auto frame = consumer->waitFrame(std::chrono::milliseconds(500))) {
+//     process(frame->data(), consumer->format());
+//     if (!frame->intact()) discardResult();
+//   }
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "frameshm/error.hpp"
+#include "frameshm/format.hpp"
+#include "frameshm/frame_meta.hpp"
+
+namespace frameshm {
+
+struct ConsumerOptions {
+  std::string feed;  // required
+  // How long open() waits for a feed that does not exist yet; negative: forever.
+  std::chrono::milliseconds openTimeout{0};
+  // Spin this long around a frame's expected arrival before blocking (0: block
+  // at once). A reader that keeps up then gets its frame without a wake-up.
+  std::chrono::microseconds spin{0};
+  // Pin the slot of each Frame while it lives, so the producer writes elsewhere.
+  bool pin = false;
+};
+
+struct ReaderStats {
+  std::uint64_t framesRead = 0;     // frames accepted
+  std::uint64_t framesDropped = 0;  // frames never seen: gaps in frame numbers
+  std::uint64_t framesTorn = 0;     // reads found overwritten and discarded
+  std::uint64_t generations = 0;    // segments attached to (1 + restarts followed)
+};
+
+namespace detail {
+struct Attachment;
+struct ConsumerState;
+}  // namespace detail
+
+// A read-only view of one frame in the segment. Move-only; releases its pin
+// when destroyed. It keeps its segment mapped, so it stays readable even after
+// the Consumer moved on to a new generation of the feed.
+class Frame {
+ public:
+  Frame() = default;
+  Frame(Frame&& other) noexcept;
+  Frame& operator=(Frame&& other) noexcept;
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+  ~Frame();
+
+  // The frame's bytes (payloadSize of them), read-only.
+  [[nodiscard]] std::span<const std::byte> data() const noexcept { return data_; }
+  // First byte of plane `plane`; its stride is format().planes[plane].stride.
+  [[nodiscard]] const std::byte* plane(std::uint32_t plane) const noexcept;
+  [[nodiscard]] const FrameFormat& format() const noexcept { return *format_; }
+  [[nodiscard]] const FrameMeta& meta() const noexcept { return meta_; }
+  [[nodiscard]] std::uint64_t number() const noexcept { return number_; }
+  [[nodiscard]] std::int64_t publishNs() const noexcept { return publishNs_; }
+  // Frames of the feed this consumer missed just before this one.
+  [[nodiscard]] std::uint64_t droppedBefore() const noexcept { return droppedBefore_; }
+  // The generation (segment) the frame came from.
+  [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  // True if the producer has not touched the slot since the frame was taken,
+  // so everything read from data() so far is this frame. A false answer is
+  // counted as a torn read in the consumer's stats (once per Frame).
+  [[nodiscard]] bool intact() noexcept;
+  [[nodiscard]] explicit operator bool() const noexcept { return attachment_ != nullptr; }
+
+ private:
+  friend struct detail::ConsumerState;
+  std::shared_ptr<detail::Attachment> attachment_;
+  std::span<const std::byte> data_;
+  const FrameFormat* format_ = nullptr;
+  const std::uint64_t* sequenceWord_ = nullptr;
+  std::uint64_t sequence_ = 0;
+  FrameMeta meta_{};
+  std::uint64_t number_ = 0;
+  std::int64_t publishNs_ = 0;
+  std::uint64_t droppedBefore_ = 0;
+  std::uint64_t generation_ = 0;
+  std::uint32_t index_ = 0;
+  bool pinned_ = false;
+  bool tornCounted_ = false;
+};
+
+// What readInto returns: the frame's facts, its bytes being in the caller's buffer.
+struct FrameInfo {
+  FrameMeta meta;
+  std::uint64_t number = 0;
+  std::int64_t publishNs = 0;
+  std::uint64_t droppedBefore = 0;
+  std::uint64_t generation = 0;
+  std::uint64_t bytes = 0;
+};
+
+class Consumer {
+ public:
+  // Opens the feed, waiting up to openTimeout for it to appear, and takes a
+  // reader slot. Errors: InvalidFeedName, NotFound ("feed 'cam0' does not
+  // exist"), Timeout, PermissionDenied ("permission denied for feed 'cam0'"),
+  // AbiMismatch, Corrupt, UnsupportedFormat, ReadersFull, SystemError.
+  [[nodiscard]] static Result<Consumer> open(ConsumerOptions options);
+
+  Consumer(Consumer&& other) noexcept;
+  Consumer& operator=(Consumer&& other) noexcept;
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+  // Gives the reader slot back and unmaps the segment.
+  ~Consumer();
+
+  // The next frame newer than the last one returned, waiting up to `timeout`.
+  // Errors: Timeout; FeedEnded or ProducerGone (once; the next call waits for
+  // a new producer); Corrupt; the errors of open() while re-attaching.
+  [[nodiscard]] Result<Frame> waitFrame(std::chrono::microseconds timeout);
+  // The newest frame if there is one newer than the last returned, at once.
+  // Errors: NoFrame, and as waitFrame.
+  [[nodiscard]] Result<Frame> tryFrame();
+  // Waits like waitFrame, copies the frame into `out` (at least frameSize
+  // bytes) and confirms it intact; a torn copy is retried, never returned.
+  // Errors: InvalidArgument (buffer too small), and as waitFrame.
+  [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out,
+                                           std::chrono::microseconds timeout);
+
+  // Whether the consumer is attached to a live segment right now.
+  [[nodiscard]] bool attached() const noexcept;
+  // The feed's format and caps (of the current generation).
+  [[nodiscard]] const FrameFormat& format() const noexcept;
+  [[nodiscard]] const std::string& caps() const noexcept;
+  [[nodiscard]] const std::string& feed() const noexcept;
+  [[nodiscard]] std::uint64_t generation() const noexcept;
+  [[nodiscard]] std::uint32_t producerPid() const noexcept;
+  [[nodiscard]] std::uint32_t slotCount() const noexcept;
+  [[nodiscard]] ReaderStats stats() const noexcept;
+
+  // Frames per second measured over the last second of frames.
+  [[nodiscard]] double frameRate() const noexcept;
+
+ private:
+  explicit Consumer(std::unique_ptr<detail::ConsumerState> state) noexcept;
+  std::unique_ptr<detail::ConsumerState> state_;
+};
+
+}  // namespace frameshm

@@ -1,0 +1,141 @@
+// frameshm/producer.hpp — publishing frames into a named feed.
+//
+// A Producer creates the feed's segment and publishes frames into its slots.
+// It never waits for a consumer: each frame goes into a slot that is neither
+// the newest frame nor pinned by a reader, with the slot's sequence counter
+// odd while it is written; then the slot becomes the newest frame and every
+// registered reader's semaphore is posted. Destroying the Producer ends the
+// feed (readers see it ended) and removes its name.
+//
+// Two ways to write a frame: copy it in with `write`, or `acquire` a slot,
+// fill it in place (zero copy for capture code and decoders) and `publish` it.
+//
+//   auto format = frameshm::makeFormat(frameshm::PixelFormat::Bgr, 640, 480, {30, 1});
+//   auto producer = frameshm::Producer::create({.feed = "cam0", .format = *format});
+//   if (!producer) return fail(producer.error());
+//   auto slot = producer->acquire();
+//   fill(slot->data());
+//   auto published = producer->publish(std::move(*slot), {.captureNs = capturedAt});
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "frameshm/error.hpp"
+#include "frameshm/format.hpp"
+#include "frameshm/frame_meta.hpp"
+
+namespace frameshm {
+
+struct ProducerOptions {
+  std::string feed;     // required: 1..200 of [A-Za-z0-9._-]
+  FrameFormat format;   // required: from makeFormat, or custom and valid
+  std::uint32_t slots = 3;        // frame slots, 2..64; readers that pin need 2 + pinners
+  std::uint32_t maxReaders = 16;  // reader slots, 1..256
+  mode_t mode = 0600;             // permissions of the segment; 0660 opens it to the group
+  bool replace = false;           // take over a feed a live producer holds
+  std::string caps;               // GStreamer caps string, < 4 KiB; empty: none
+};
+
+namespace detail {
+struct ProducerState;
+}  // namespace detail
+
+// A slot the producer is filling in place. Move-only; publish it with
+// Producer::publish, or let it go to abandon it (readers never see it).
+class Producer;
+
+class WriteSlot {
+ public:
+  WriteSlot() = default;
+  WriteSlot(WriteSlot&& other) noexcept;
+  WriteSlot& operator=(WriteSlot&& other) noexcept;
+  WriteSlot(const WriteSlot&) = delete;
+  WriteSlot& operator=(const WriteSlot&) = delete;
+  ~WriteSlot();
+
+  // The whole frame, writable.
+  [[nodiscard]] std::span<std::byte> data() const noexcept { return data_; }
+  // First byte of plane `plane` (see FrameFormat::planes for its stride).
+  [[nodiscard]] std::byte* plane(std::uint32_t plane) const noexcept;
+  // The frame number this slot will be published as.
+  [[nodiscard]] std::uint64_t frameNumber() const noexcept { return frameNumber_; }
+  [[nodiscard]] std::uint32_t index() const noexcept { return index_; }
+  [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
+
+ private:
+  friend class Producer;
+  friend struct detail::ProducerState;
+  detail::ProducerState* owner_ = nullptr;
+  std::span<std::byte> data_;
+  const FrameFormat* format_ = nullptr;
+  std::uint32_t index_ = 0;
+  std::uint64_t frameNumber_ = 0;
+};
+
+struct ProducerStats {
+  std::uint64_t framesPublished = 0;
+  std::uint64_t pinnedOverwrites = 0;  // frames written over a pinned slot (too few slots)
+  std::uint64_t readersReclaimed = 0;  // reader slots taken back from dead readers
+};
+
+class Producer {
+ public:
+  // Creates the feed. A segment left by a dead producer is reclaimed; a live
+  // producer's feed is taken over only with `replace`.
+  // Errors: InvalidFeedName, UnsupportedFormat, InvalidArgument,
+  // AlreadyProduced ("feed 'cam0' is already produced by pid 4242"),
+  // PermissionDenied, SystemError.
+  [[nodiscard]] static Result<Producer> create(ProducerOptions options);
+
+  Producer(Producer&& other) noexcept;
+  Producer& operator=(Producer&& other) noexcept;
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+  // Ends the feed (see end()).
+  ~Producer();
+
+  // A slot to fill in place. Only one may be outstanding.
+  // Errors: InvalidState (feed ended, or a slot is already acquired), TakenOver.
+  [[nodiscard]] Result<WriteSlot> acquire();
+  // Makes the slot the newest frame and wakes every reader.
+  // Errors: InvalidArgument (slot of another producer, payload larger than the
+  // frame), TakenOver (another producer replaced this one).
+  [[nodiscard]] Result<std::uint64_t> publish(WriteSlot&& slot, const FrameMeta& meta = {});
+  // Copies `frame` (at most frameSize bytes) into a slot and publishes it.
+  // Returns the frame number. Errors: as acquire and publish.
+  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame,
+                                            const FrameMeta& meta = {});
+
+  // Starts a new generation of the feed with another format or caps: the
+  // current segment is marked superseded and a new one takes the name.
+  // Readers that follow the feed move to it. Errors: as create.
+  [[nodiscard]] Result<void> reconfigure(const FrameFormat& format, std::string caps = {});
+
+  // Marks the feed ended, wakes the readers and removes the name. Idempotent.
+  void end() noexcept;
+
+  [[nodiscard]] const FrameFormat& format() const noexcept;
+  [[nodiscard]] const std::string& feed() const noexcept;
+  [[nodiscard]] std::uint64_t generation() const noexcept;
+  [[nodiscard]] std::uint32_t slotCount() const noexcept;
+  // Readers registered right now.
+  [[nodiscard]] std::uint32_t readerCount() const noexcept;
+  [[nodiscard]] ProducerStats stats() const noexcept;
+  // Bytes the segment occupies.
+  [[nodiscard]] std::uint64_t segmentSize() const noexcept;
+
+  // Publish rate over the last second, frames per second.
+  [[nodiscard]] double frameRate() const noexcept;
+
+ private:
+  explicit Producer(std::unique_ptr<detail::ProducerState> state) noexcept;
+  std::unique_ptr<detail::ProducerState> state_;
+};
+
+}  // namespace frameshm

@@ -1,0 +1,169 @@
+#include "test_support.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+extern char** environ;
+
+namespace frameshm::test {
+namespace {
+
+constexpr std::string_view kShmPrefix = "frameshm.";
+
+}  // namespace
+
+std::string uniqueFeed(std::string_view tag) {
+  static std::atomic<int> counter{0};
+  return "t-" + std::string(tag) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+bool segmentExists(std::string_view feed) {
+  struct stat st{};
+  const std::string path = "/dev/shm/" + std::string(kShmPrefix) + std::string(feed);
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
+  std::vector<std::string> found;
+  DIR* dir = opendir("/dev/shm");
+  if (!dir) return found;
+  const std::string full = std::string(kShmPrefix) + std::string(prefix);
+  while (const dirent* entry = readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name.starts_with(full)) found.emplace_back(name.substr(kShmPrefix.size()));
+  }
+  closedir(dir);
+  return found;
+}
+
+FeedGuard::~FeedGuard() {
+  const std::string name = "/" + std::string(kShmPrefix) + feed_;
+  shm_unlink(name.c_str());
+}
+
+Child Child::fork(const std::function<int()>& body) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 127;
+    try {
+      code = body();
+    } catch (...) {
+      code = 126;
+    }
+    std::fflush(nullptr);
+    _exit(code);
+  }
+  return Child(pid);
+}
+
+Child Child::spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                   const std::string& stdoutPath, const std::string& stderrPath) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const auto& entry : env) putenv(const_cast<char*>(entry.c_str()));
+    auto redirect = [](const std::string& path, int target) {
+      if (path.empty()) return;
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0) {
+        dup2(fd, target);
+        close(fd);
+      }
+    };
+    redirect(stdoutPath, STDOUT_FILENO);
+    redirect(stderrPath, STDERR_FILENO);
+    std::vector<char*> args;
+    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::perror(args[0]);
+    _exit(127);
+  }
+  return Child(pid);
+}
+
+Child::Child(Child&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      reaped_(std::exchange(other.reaped_, false)),
+      status_(std::exchange(other.status_, 0)) {}
+
+Child& Child::operator=(Child&& other) noexcept {
+  if (this != &other) {
+    wait(std::chrono::milliseconds(0));
+    pid_ = std::exchange(other.pid_, -1);
+    reaped_ = std::exchange(other.reaped_, false);
+    status_ = std::exchange(other.status_, 0);
+  }
+  return *this;
+}
+
+Child::~Child() { wait(std::chrono::milliseconds(0)); }
+
+bool Child::running() {
+  if (pid_ <= 0 || reaped_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
+  return !reaped_;
+}
+
+int Child::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  bool killed = false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!reaped_) {
+    if (waitpid(pid_, &status_, WNOHANG) == pid_) {
+      reaped_ = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+      reaped_ = true;
+      killed = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (killed) return -1;
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+  return -1;
+}
+
+void Child::kill(int signal) noexcept {
+  if (pid_ > 0 && !reaped_) ::kill(pid_, signal);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/frameshm-test-XXXXXX";
+  const char* made = mkdtemp(pattern);
+  path_ = made ? made : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  if (path_ != "/tmp") std::filesystem::remove_all(path_, ignored);
+}
+
+}  // namespace frameshm::test

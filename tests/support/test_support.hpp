@@ -1,0 +1,92 @@
+// tests/support/test_support.hpp — what every frameshm test needs.
+//
+// Unique feed names (tests run in parallel), a guard that removes a feed's
+// segment however the test ends, and child processes that run a lambda or a
+// program and are killed if they outlive their timeout.
+//
+//   const auto feed = frameshm::test::uniqueFeed("fanout");
+//   frameshm::test::FeedGuard guard(feed);
+//   auto child = frameshm::test::Child::fork([&] { return runReader(feed); });
+//   REQUIRE(child.wait(std::chrono::seconds(10)) == 0);
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace frameshm::test {
+
+// "t-<tag>-<pid>-<n>": unique within this machine for this run.
+std::string uniqueFeed(std::string_view tag);
+
+// Whether /dev/shm holds a segment for `feed`.
+bool segmentExists(std::string_view feed);
+
+// Segments in /dev/shm whose feed name starts with `prefix`.
+std::vector<std::string> segmentsWithPrefix(std::string_view prefix);
+
+// Removes the feed's segment, if any, when destroyed.
+class FeedGuard {
+ public:
+  explicit FeedGuard(std::string feed) : feed_(std::move(feed)) {}
+  FeedGuard(const FeedGuard&) = delete;
+  FeedGuard& operator=(const FeedGuard&) = delete;
+  ~FeedGuard();
+
+ private:
+  std::string feed_;
+};
+
+// A child process, killed (SIGKILL) and reaped when destroyed if still running.
+class Child {
+ public:
+  // Forks; the child runs `body` and exits with its return value. Output
+  // buffers are flushed before the child exits.
+  static Child fork(const std::function<int()>& body);
+  // Runs `argv[0]` with `argv`; `env` entries ("K=V") are added to the environment.
+  static Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                     const std::string& stdoutPath = {}, const std::string& stderrPath = {});
+
+  Child(Child&& other) noexcept;
+  Child& operator=(Child&& other) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  // Waits for the child: its exit code, 128 + signal if killed by one, or -1
+  // if it was still running at the timeout (it is then killed).
+  int wait(std::chrono::milliseconds timeout);
+  // Sends `signal` without waiting.
+  void kill(int signal) noexcept;
+  [[nodiscard]] bool running();
+
+ private:
+  explicit Child(pid_t pid) noexcept : pid_(pid) {}
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;  // waitpid status, once reaped
+};
+
+// The whole contents of a file ("" if it cannot be read).
+std::string readFile(const std::string& path);
+
+// A fresh temporary directory for this test, removed with its contents when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace frameshm::test
