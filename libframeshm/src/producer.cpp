@@ -383,13 +383,15 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
   if (!state_ || slot.owner_ != state_.get())
     return fail(ErrorCode::InvalidArgument, "the slot was not acquired from this producer");
   ProducerState& s = *state_;
+  const std::uint32_t index = slot.index_;
+  slot.owner_ = nullptr;  // consumed either way: published, or abandoned below
   const std::uint64_t payloadSize = meta.payloadSize ? meta.payloadSize : s.options.format.frameSize;
-  if (payloadSize > s.options.format.frameSize)
+  if (payloadSize > s.options.format.frameSize) {
+    detail::abandonSlot(s, index);
     return fail(ErrorCode::InvalidArgument, "payload of " + std::to_string(payloadSize) +
                                                 " bytes is larger than the frame (" +
                                                 std::to_string(s.options.format.frameSize) + ")");
-  const std::uint32_t index = slot.index_;
-  slot.owner_ = nullptr;  // published, not abandoned
+  }
   const std::uint64_t number = s.nextFrame++;
   const std::int64_t now = monotonicNs();
 
@@ -421,12 +423,12 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
 }
 
 Result<std::uint64_t> Producer::write(std::span<const std::byte> frame, const FrameMeta& meta) {
-  auto slot = acquire();
-  if (!slot) return std::unexpected(slot.error());
-  if (frame.size() > slot->data().size())
+  if (state_ && frame.size() > state_->options.format.frameSize)
     return fail(ErrorCode::InvalidArgument, "frame of " + std::to_string(frame.size()) +
                                                 " bytes is larger than the format's " +
-                                                std::to_string(slot->data().size()));
+                                                std::to_string(state_->options.format.frameSize));
+  auto slot = acquire();
+  if (!slot) return std::unexpected(slot.error());
   std::memcpy(slot->data().data(), frame.data(), frame.size());
   FrameMeta withSize = meta;
   if (withSize.payloadSize == 0) withSize.payloadSize = frame.size();

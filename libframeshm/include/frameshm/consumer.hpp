@@ -34,7 +34,7 @@
 namespace frameshm {
 
 struct ConsumerOptions {
-  std::string feed;  // required
+  std::string feed{};  // required
   // How long open() waits for a feed that does not exist yet; negative: forever.
   std::chrono::milliseconds openTimeout{0};
   // Spin this long around a frame's expected arrival before blocking (0: block

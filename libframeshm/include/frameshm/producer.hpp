@@ -33,13 +33,13 @@
 namespace frameshm {
 
 struct ProducerOptions {
-  std::string feed;     // required: 1..200 of [A-Za-z0-9._-]
-  FrameFormat format;   // required: from makeFormat, or custom and valid
+  std::string feed{};   // required: 1..200 of [A-Za-z0-9._-]
+  FrameFormat format{}; // required: from makeFormat, or custom and valid
   std::uint32_t slots = 3;        // frame slots, 2..64; readers that pin need 2 + pinners
   std::uint32_t maxReaders = 16;  // reader slots, 1..256
   mode_t mode = 0600;             // permissions of the segment; 0660 opens it to the group
   bool replace = false;           // take over a feed a live producer holds
-  std::string caps;               // GStreamer caps string, < 4 KiB; empty: none
+  std::string caps{};             // GStreamer caps string, < 4 KiB; empty: none
 };
 
 namespace detail {
@@ -47,7 +47,8 @@ struct ProducerState;
 }  // namespace detail
 
 // A slot the producer is filling in place. Move-only; publish it with
-// Producer::publish, or let it go to abandon it (readers never see it).
+// Producer::publish, or let it go to abandon it (readers never see it, and its
+// frame number goes to the next slot). Must not outlive its Producer.
 class Producer;
 
 class WriteSlot {
@@ -103,7 +104,8 @@ class Producer {
   // A slot to fill in place. Only one may be outstanding.
   // Errors: InvalidState (feed ended, or a slot is already acquired), TakenOver.
   [[nodiscard]] Result<WriteSlot> acquire();
-  // Makes the slot the newest frame and wakes every reader.
+  // Makes the slot the newest frame and wakes every reader; returns its frame
+  // number. The slot is used up even on error (an invalid one is abandoned).
   // Errors: InvalidArgument (slot of another producer, payload larger than the
   // frame), TakenOver (another producer replaced this one).
   [[nodiscard]] Result<std::uint64_t> publish(WriteSlot&& slot, const FrameMeta& meta = {});
