@@ -500,7 +500,12 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
                                                   " bytes is smaller than the frame (" +
                                                   std::to_string(frame->data().size()) + ")");
     std::memcpy(out.data(), frame->data().data(), frame->data().size());
-    if (!frame->intact()) continue;
+    if (!frame->intact()) {
+      // Never delivered: it counts as missed, not read.
+      --state_->framesRead;
+      ++state_->framesDropped;
+      continue;
+    }
     return FrameInfo{frame->meta(), frame->number(), frame->publishNs(), frame->droppedBefore(),
                      frame->generation(), frame->data().size()};
   }

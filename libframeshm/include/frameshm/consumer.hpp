@@ -45,9 +45,9 @@ struct ConsumerOptions {
 };
 
 struct ReaderStats {
-  std::uint64_t framesRead = 0;     // frames accepted
-  std::uint64_t framesDropped = 0;  // frames never seen: gaps in frame numbers
-  std::uint64_t framesTorn = 0;     // reads found overwritten and discarded
+  std::uint64_t framesRead = 0;     // frames delivered (by waitFrame, tryFrame or readInto)
+  std::uint64_t framesDropped = 0;  // frames never delivered: the gaps in delivered frame numbers
+  std::uint64_t framesTorn = 0;     // reads found overwritten (intact() false, or retried inside)
   std::uint64_t generations = 0;    // segments attached to (1 + restarts followed)
 };
 
