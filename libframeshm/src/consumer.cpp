@@ -29,6 +29,9 @@ constexpr std::int64_t kLivenessIntervalNs = 50'000'000;
 // How often a reader waiting for a feed to appear looks for it.
 constexpr auto kAttachPollInterval = std::chrono::milliseconds(5);
 constexpr int kReadAttempts = 8;
+// An honest producer leaves at most 64 wake-ups pending (producer.cpp); a
+// semaphore count the segment's writer set to 2^31 must not keep us draining.
+constexpr int kMaxDrain = 1024;
 
 std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
 
@@ -49,6 +52,13 @@ std::string seconds(std::chrono::milliseconds ms) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
   return text;
+}
+
+// Takes the wake-ups that piled up while we were not waiting: every one of
+// them only says "look again", and we are about to.
+void drainWakes(sem_t* wake) noexcept {
+  for (int i = 0; i < kMaxDrain && sem_trywait(wake) == 0; ++i) {
+  }
 }
 
 }  // namespace
@@ -169,8 +179,7 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const std::s
   storeRelaxed(self->framesRead, std::uint64_t{0});
   storeRelaxed(self->framesDropped, std::uint64_t{0});
   storeRelaxed(self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
-  while (sem_trywait(&self->wake) == 0) {
-  }
+  drainWakes(&self->wake);
   storeRelease(self->state, static_cast<std::uint32_t>(layout::ReaderState::Active));
   attachment->self = self;
   attachment->readerIndex = index;
@@ -354,8 +363,7 @@ struct ConsumerState {
     const timespec until = toTimespec(untilNs);
     for (;;) {
       if (sem_clockwait(wake, CLOCK_MONOTONIC, &until) == 0) {
-        while (sem_trywait(wake) == 0) {
-        }
+        drainWakes(wake);
         return true;
       }
       if (errno != EINTR) return false;

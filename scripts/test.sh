@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds frameshm three ways and runs the whole test
+# suite: plain (every test), ASan+UBSan (every test), TSan (the library's own
+# tests: OpenCV and GStreamer are not built with TSan), then the fuzzer for a
+# bounded time. Fails if any test fails or a frameshm segment is left behind.
+#
+#   scripts/test.sh                 everything (what CI runs)
+#   FRAMESHM_FUZZ_SECONDS=600 scripts/test.sh   fuzz for longer
+#   FRAMESHM_SOAK_SECONDS=600 scripts/test.sh   soak for longer
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${FRAMESHM_BUILD_ROOT:-$root/build}
+fuzz_seconds=${FRAMESHM_FUZZ_SECONDS:-60}
+jobs=$(nproc)
+export FRAMESHM_SOAK_SECONDS=${FRAMESHM_SOAK_SECONDS:-60}
+
+"$root/scripts/install-deps.sh"
+mkdir -p "$out"
+
+# Segments that exist before we start are someone else's: only new ones count.
+before=$(ls /dev/shm | grep '^frameshm\.' || true)
+
+step() { printf '\n=== %s ===\n' "$*"; }
+run_ctest() {  # run_ctest BUILD_DIR [ctest args...]
+  local dir=$1
+  shift
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 "$@"
+}
+
+step "plain build"
+"$root/scripts/build.sh" "$out/plain"
+step "plain: every test"
+run_ctest "$out/plain"
+
+step "ASan+UBSan build"
+"$root/scripts/build.sh" "$out/asan" -DFRAMESHM_SANITIZE=address,undefined -DFRAMESHM_BUILD_BENCH=OFF
+step "ASan+UBSan: every test"
+# Uninstrumented programs (gst-launch-1.0) load our instrumented plugin, so the
+# runtime is preloaded; GStreamer's own one-time allocations are not leaks of ours.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  FRAMESHM_ASAN_PRELOAD="$(gcc -print-file-name=libasan.so)" \
+  run_ctest "$out/asan" -LE 'bench'
+
+step "TSan build (library, its tests)"
+"$root/scripts/build.sh" "$out/tsan" -DFRAMESHM_SANITIZE=thread \
+  -DFRAMESHM_BUILD_PROGRAMS=OFF -DFRAMESHM_BUILD_PLUGIN=OFF -DFRAMESHM_BUILD_BENCH=OFF
+step "TSan: library, multi-process and hardening tests"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "$out/tsan"
+
+step "fuzz build (clang-16, libFuzzer + ASan)"
+"$root/scripts/build.sh" "$out/fuzz" -DFRAMESHM_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_C_COMPILER=clang-16 \
+  -DFRAMESHM_BUILD_PROGRAMS=OFF -DFRAMESHM_BUILD_PLUGIN=OFF -DFRAMESHM_BUILD_BENCH=OFF -DFRAMESHM_BUILD_TESTS=OFF
+step "fuzz: segment validation and the reader path, ${fuzz_seconds} s"
+corpus=$(mktemp -d)
+trap 'rm -rf "$corpus"' EXIT
+cp "$root"/tests/fuzz/corpus/* "$corpus"/
+"$out/fuzz/tests/fuzz/segment_fuzz" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+  -artifact_prefix="$out/fuzz/" "$corpus"
+
+step "leftovers in /dev/shm"
+after=$(ls /dev/shm | grep '^frameshm\.' || true)
+left=$(comm -13 <(echo "$before" | sort) <(echo "$after" | sort) | grep . || true)
+if [ -n "$left" ]; then
+  echo "the tests left segments behind in /dev/shm:" >&2
+  echo "$left" >&2
+  exit 1
+fi
+echo "none"
+step "all tests passed"
