@@ -78,23 +78,43 @@ struct Attachment {
   layout::ReaderSlot* self = nullptr;
   std::uint32_t readerIndex = 0;
   std::shared_ptr<Counters> counters;
+  // Set once the segment was found shorter than its header says: from then
+  // on nothing in it is touched, since pages past the end raise SIGBUS.
+  mutable bool truncated = false;
 
   Attachment() = default;
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
   ~Attachment() {
     if (!self) return;
-    storeRelease(self->pinnedMask, std::uint64_t{0});
-    storeRelease(self->state, static_cast<std::uint32_t>(layout::ReaderState::Free));
-    storeRelease(self->token, std::uint64_t{0});
+    if (usable()) {
+      storeRelease(self->pinnedMask, std::uint64_t{0});
+      storeRelease(self->state, static_cast<std::uint32_t>(layout::ReaderState::Free));
+      storeRelease(self->token, std::uint64_t{0});
+    }
     segment->unlock(layout::readerLockByte(readerIndex));
+  }
+
+  // Whether the whole segment is still there. Another process with write
+  // access can shrink it at any time; this is asked of the kernel before
+  // each access that depends on it.
+  bool usable() const noexcept {
+    if (truncated) return false;
+    auto size = segment->currentSize();
+    truncated = !size || *size < checked.geometry.segmentSize;
+    return !truncated;
+  }
+
+  Error truncatedError() const {
+    return {ErrorCode::Corrupt, "segment of feed " + quoted(segment->feed()) +
+                                    " was truncated while mapped (by its producer or another process)"};
   }
 
   FeedState state() const noexcept { return static_cast<FeedState>(loadAcquire(header->state)); }
 
   void countTorn() const noexcept {
     const std::uint64_t torn = __atomic_add_fetch(&counters->torn, 1, __ATOMIC_RELAXED);
-    storeRelaxed(self->framesTorn, torn);
+    if (usable()) storeRelaxed(self->framesTorn, torn);
   }
 };
 
@@ -228,6 +248,7 @@ struct ConsumerState {
   // One attempt to take the newest frame: a Frame, NoFrame, or Corrupt.
   Result<Frame> poll() {
     Attachment& a = *current;
+    if (!a.usable()) return std::unexpected(a.truncatedError());
     const std::uint32_t slotCount = a.checked.slotCount;  // validated copy, not the shared field
     for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
       const std::uint32_t latest = loadAcquire(a.header->latestSlot);
@@ -265,13 +286,9 @@ struct ConsumerState {
       }
       const std::uint64_t frameSize = a.checked.format.frameSize;
       const std::uint64_t payloadSize = meta.payloadSize == 0 ? frameSize : meta.payloadSize;
-      auto realSize = a.segment->currentSize();
-      if (payloadSize > frameSize || !realSize || *realSize < a.checked.geometry.segmentSize) {
+      if (payloadSize > frameSize) {
         if (options.pin) __atomic_fetch_and(&a.self->pinnedMask, ~bit, __ATOMIC_RELEASE);
-        return fail(ErrorCode::Corrupt,
-                    payloadSize > frameSize
-                        ? "feed " + quoted(options.feed) + " has a frame larger than its format"
-                        : "segment of feed " + quoted(options.feed) + " was truncated while mapped");
+        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " has a frame larger than its format");
       }
       meta.payloadSize = payloadSize;
       return accept(index, before, number, publishNs, meta);
@@ -329,6 +346,7 @@ struct ConsumerState {
   // After a poll found nothing: has the feed ended, been replaced, or lost its producer?
   std::optional<FeedChange> checkFeed(bool forceLiveness) {
     Attachment& a = *current;
+    if (!a.usable()) return FeedChange{false, a.truncatedError()};
     switch (a.state()) {
       case FeedState::Ended:
         return FeedChange{false, {ErrorCode::FeedEnded, "feed " + quoted(options.feed) + " has ended"}};
@@ -351,6 +369,7 @@ struct ConsumerState {
   // True if the newest slot differs from what the last poll saw (cheap: no syscall).
   bool somethingNew() const noexcept {
     const Attachment& a = *current;
+    if (!a.usable()) return true;  // let poll() report it
     const std::uint32_t latest = loadAcquire(a.header->latestSlot);
     if (latest == 0 || latest > a.checked.slotCount) return latest != 0;
     return loadRelaxed(a.slots[latest - 1].frameNumber) > lastFrame ||
@@ -359,6 +378,7 @@ struct ConsumerState {
 
   // Blocks on our semaphore until `untilNs` (CLOCK_MONOTONIC). True if woken.
   bool block(std::int64_t untilNs) noexcept {
+    if (!current->usable()) return true;  // let poll() report it
     sem_t* wake = &current->self->wake;
     const timespec until = toTimespec(untilNs);
     for (;;) {
@@ -381,7 +401,11 @@ struct ConsumerState {
           return std::unexpected(ok.error());
       }
       auto frame = poll();
-      if (frame || frame.error().code != ErrorCode::NoFrame) return frame;
+      if (frame) return frame;
+      if (frame.error().code != ErrorCode::NoFrame) {
+        current.reset();  // corrupt: the next call looks at the feed afresh
+        return frame;
+      }
 
       std::int64_t now = monotonicNs();
       const bool timedOut = now >= deadlineNs;
@@ -414,6 +438,7 @@ struct ConsumerState {
 };
 
 void unpin(Attachment& attachment, std::uint32_t index) noexcept {
+  if (!attachment.usable()) return;
   __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
 }
 
@@ -468,7 +493,7 @@ const std::byte* Frame::plane(std::uint32_t plane) const noexcept {
 bool Frame::intact() noexcept {
   if (!attachment_) return false;
   detail::fenceAcquire();
-  if (detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
+  if (attachment_->usable() && detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
   if (!tornCounted_) {
     tornCounted_ = true;
     attachment_->countTorn();

@@ -58,6 +58,10 @@ struct ProducerState {
   bool slotOut = false;
   bool ended = false;
   ProducerStats stats{};
+  // Set once the segment was found shorter than it should be (another process
+  // with write access shrank it): from then on nothing in it is touched, since
+  // pages past the end raise SIGBUS.
+  bool truncated = false;
   std::int64_t lastReclaimNs = 0;
   std::int64_t rateWindowStartNs = 0;
   std::uint64_t rateWindowFrames = 0;
@@ -69,6 +73,22 @@ struct ProducerState {
       if (loadAcquire(readers[r].token) != 0) mask |= loadSeqCst(readers[r].pinnedMask);
     }
     return mask;
+  }
+
+  // Whether the whole segment is still there, asked of the kernel.
+  bool usable() noexcept {
+    if (truncated) return false;
+    auto size = segment->currentSize();
+    truncated = !size || *size < geometry.segmentSize;
+    return !truncated;
+  }
+
+  // The feed cannot go on in a truncated segment: free the name for a restart.
+  std::unexpected<Error> failTruncated() {
+    ended = true;
+    (void)segment->unlinkName();
+    return fail(ErrorCode::Corrupt, "segment of feed " + quoted(options.feed) +
+                                        " was truncated by another process; the feed has ended");
   }
 
   std::byte* slotPayload(std::uint32_t index) const noexcept {
@@ -158,6 +178,7 @@ struct ProducerState {
   }
 
   void markEnded(FeedState how) noexcept {
+    if (!usable()) return;
     std::uint32_t live = static_cast<std::uint32_t>(FeedState::Live);
     (void)compareExchange(header->state, live, static_cast<std::uint32_t>(how));
     wakeReaders();
@@ -303,12 +324,13 @@ Result<void> ProducerState::initialise() {
 }
 
 void abandonSlot(ProducerState& state, std::uint32_t index) noexcept {
+  state.slotOut = false;
+  if (!state.usable()) return;
   // The bytes changed but the frame was never published: move the sequence on
   // so that a stale view of the slot is seen as overwritten.
   state.sequence[index] += 1;
   storeRelease(state.slots[index].sequence, state.sequence[index]);
   state.writtenFrame[index] = 0;
-  state.slotOut = false;
 }
 
 }  // namespace detail
@@ -365,6 +387,7 @@ Result<WriteSlot> Producer::acquire() {
   ProducerState& s = *state_;
   if (s.slotOut)
     return fail(ErrorCode::InvalidState, "a slot is already acquired: publish it or let it go first");
+  if (!s.usable()) return s.failTruncated();
   if (s.supersededByOther())
     return fail(ErrorCode::TakenOver,
                 "feed '" + s.options.feed + "' was taken over by another producer");
@@ -385,6 +408,10 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
   ProducerState& s = *state_;
   const std::uint32_t index = slot.index_;
   slot.owner_ = nullptr;  // consumed either way: published, or abandoned below
+  if (!s.usable()) {
+    s.slotOut = false;
+    return s.failTruncated();
+  }
   const std::uint64_t payloadSize = meta.payloadSize ? meta.payloadSize : s.options.format.frameSize;
   if (payloadSize > s.options.format.frameSize) {
     detail::abandonSlot(s, index);
@@ -469,6 +496,7 @@ ProducerStats Producer::stats() const noexcept { return state_->stats; }
 double Producer::frameRate() const noexcept { return state_->rateHz; }
 
 std::uint32_t Producer::readerCount() const noexcept {
+  if (!state_->usable()) return 0;
   std::uint32_t count = 0;
   for (std::uint32_t r = 0; r < state_->options.maxReaders; ++r)
     if (detail::loadAcquire(state_->readers[r].token) != 0) ++count;
