@@ -1,0 +1,198 @@
+// Crashes and restarts with real processes: producers killed with SIGKILL in
+// the middle of a frame, and new producers of the same feed, possibly with
+// another format, picked up by readers that were never restarted.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "frameshm/clock.hpp"
+#include "frameshm/consumer.hpp"
+#include "frameshm/layout.hpp"
+#include "frameshm/producer.hpp"
+#include "frameshm/stamp.hpp"
+#include "test_support.hpp"
+
+using namespace frameshm;
+using namespace std::chrono_literals;
+using frameshm::test::Child;
+using frameshm::test::FeedGuard;
+using frameshm::test::uniqueFeed;
+
+namespace {
+
+// A pipe the child writes one 64-bit value into, and the test reads it from.
+class ValuePipe {
+ public:
+  ValuePipe() { REQUIRE(pipe(fds_) == 0); }
+  ~ValuePipe() {
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  void send(std::int64_t value) const { (void)!write(fds_[1], &value, sizeof value); }
+  // The value, or -1 if none came within `timeout`.
+  std::int64_t receive(std::chrono::milliseconds timeout) const {
+    pollfd pfd{fds_[0], POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(timeout.count())) != 1) return -1;
+    std::int64_t value = -1;
+    return read(fds_[0], &value, sizeof value) == sizeof value ? value : -1;
+  }
+
+ private:
+  int fds_[2]{};
+};
+
+void stampSlot(WriteSlot& slot) {
+  std::memset(slot.data().data(), static_cast<int>(slot.frameNumber()), slot.data().size());
+  writeStamp(slot.data(), slot.frameNumber());
+}
+
+// A producer child publishing stamped frames every 5 ms until killed; it
+// sends the time of its first publish.
+Child producerChild(const std::string& feed, const FrameFormat& format, const ValuePipe& firstPublish) {
+  return Child::fork([&feed, format, &firstPublish] {
+    auto producer = Producer::create({.feed = feed, .format = format});
+    if (!producer) return 1;
+    for (bool first = true;; first = false) {
+      auto slot = producer->acquire();
+      if (!slot) return 2;
+      stampSlot(*slot);
+      if (!producer->publish(std::move(*slot))) return 3;
+      if (first) firstPublish.send(monotonicNs());
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+}
+
+std::uint64_t slotSequence(const std::string& feed, std::uint32_t index) {
+  const int fd = ::open(("/dev/shm/frameshm." + feed).c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  void* base = mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  REQUIRE(base != MAP_FAILED);
+  const auto* header = static_cast<const layout::SegmentHeader*>(base);
+  const auto* slots = reinterpret_cast<const layout::SlotHeader*>(static_cast<const std::byte*>(base) +
+                                                                   header->slotTableOffset);
+  const std::uint64_t sequence = slots[index].sequence;
+  munmap(base, 8192);
+  return sequence;
+}
+
+}  // namespace
+
+TEST_CASE("a producer killed in the middle of writing a frame: that frame is never accepted") {
+  const auto feed = uniqueFeed("midwrite");
+  FeedGuard guard(feed);
+  const auto format = *makeFormat(PixelFormat::Bgr, 160, 120, {30, 1});
+  ValuePipe writing;
+  auto producer = Child::fork([&] {
+    auto p = Producer::create({.feed = feed, .format = format});
+    if (!p) return 1;
+    for (int i = 0; i < 20; ++i) {
+      auto slot = p->acquire();
+      stampSlot(*slot);
+      (void)p->publish(std::move(*slot));
+      std::this_thread::sleep_for(5ms);
+    }
+    auto half = p->acquire();  // frame 21: half written, never published
+    std::memset(half->data().data(), 0xee, half->data().size() / 2);
+    writing.send(half->index());
+    pause();
+    return 0;
+  });
+  auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms});
+  REQUIRE(consumer);
+  const std::int64_t index = writing.receive(5000ms);
+  REQUIRE(index >= 0);
+  CHECK((slotSequence(feed, static_cast<std::uint32_t>(index)) & 1) == 1);  // killed mid-write
+  producer.kill(SIGKILL);
+  REQUIRE(producer.wait(5s) == 128 + SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+
+  std::uint64_t last = 0;
+  Result<Frame> result = fail(ErrorCode::Timeout, "");
+  while ((result = consumer->waitFrame(200ms))) {
+    CHECK(result->number() <= 20);
+    CHECK(checkStamp(result->data()) == StampCheck::Ok);
+    CHECK(result->intact());
+    last = result->number();
+  }
+  const auto noticed = std::chrono::steady_clock::now() - killed;
+  CHECK(last <= 20);
+  CHECK(result.error().code == ErrorCode::ProducerGone);
+  CHECK(noticed < 1s);  // 50 ms by design; bench/ measures it
+  WARN("producer death noticed " << std::chrono::duration_cast<std::chrono::microseconds>(noticed).count()
+                                 << " us after the kill was reaped");
+
+  auto late = Consumer::open({.feed = feed});
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == ErrorCode::ProducerGone);
+  CHECK(late.error().message.find("died") != std::string::npos);
+}
+
+TEST_CASE("readers resume on a restarted producer without being restarted") {
+  const auto feed = uniqueFeed("resume");
+  FeedGuard guard(feed);
+  const auto format = *makeFormat(PixelFormat::Gray8, 64, 64, {0, 1});
+  ValuePipe firstStart, secondStart;
+  auto first = producerChild(feed, format, firstStart);
+  REQUIRE(firstStart.receive(5000ms) > 0);
+  auto a = Consumer::open({.feed = feed, .openTimeout = 5000ms});
+  auto b = Consumer::open({.feed = feed, .openTimeout = 5000ms, .pin = true});
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(a->waitFrame(1s));
+  REQUIRE(b->waitFrame(1s));
+
+  first.kill(SIGKILL);
+  REQUIRE(first.wait(5s) == 128 + SIGKILL);
+  CHECK(a->waitFrame(2s).error().code == ErrorCode::ProducerGone);
+  CHECK(b->waitFrame(2s).error().code == ErrorCode::ProducerGone);
+
+  auto second = producerChild(feed, format, secondStart);
+  const std::int64_t started = secondStart.receive(5000ms);
+  REQUIRE(started > 0);
+  for (Consumer* consumer : {&*a, &*b}) {
+    Result<Frame> frame = fail(ErrorCode::Timeout, "");
+    for (int i = 0; i < 20 && !frame; ++i) frame = consumer->waitFrame(250ms);
+    REQUIRE(frame);
+    CHECK(checkStamp(frame->data()) == StampCheck::Ok);
+    CHECK(consumer->stats().generations == 2);
+    WARN("resumed " << (monotonicNs() - started) / 1000 << " us after the new producer's first frame");
+  }
+}
+
+TEST_CASE("a producer restarted with another format and size is followed by its readers") {
+  const auto feed = uniqueFeed("newformat");
+  FeedGuard guard(feed);
+  ValuePipe firstStart, secondStart;
+  const auto small = *makeFormat(PixelFormat::Bgr, 64, 48, {30, 1});
+  const auto large = *makeFormat(PixelFormat::Nv12, 322, 242, {60, 1});
+  auto first = producerChild(feed, small, firstStart);
+  REQUIRE(firstStart.receive(5000ms) > 0);
+  auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms});
+  REQUIRE(consumer);
+  auto before = consumer->waitFrame(1s);
+  REQUIRE(before);
+  CHECK(before->format() == small);
+
+  first.kill(SIGTERM);  // dies without ending the feed: the name stays, stale
+  REQUIRE(first.wait(5s) == 128 + SIGTERM);
+  auto second = producerChild(feed, large, secondStart);
+  REQUIRE(secondStart.receive(5000ms) > 0);
+  Result<Frame> after = fail(ErrorCode::Timeout, "");
+  for (int i = 0; i < 20 && !(after && after->format() == large); ++i) after = consumer->waitFrame(250ms);
+  REQUIRE(after);
+  CHECK(after->format() == large);
+  CHECK(consumer->format() == large);
+  CHECK(after->data().size() == large.frameSize);
+  CHECK(checkStamp(after->data()) == StampCheck::Ok);
+  CHECK(checkStamp(before->data()) == StampCheck::Ok);  // the old frame's mapping is still valid
+}
