@@ -1,0 +1,702 @@
+/**
+ * SECTION:element-frameshmsink
+ * @title: frameshmsink
+ * @see_also: frameshmsrc
+ *
+ * Publishes raw video into a frameshm feed: a named shared-memory segment
+ * that any number of readers (frameshmsrc, frameshm-consumer, the C++ API)
+ * read without copying and without ever slowing the sink down. A reader that
+ * falls behind skips frames; the producer never waits for it.
+ *
+ * The negotiated caps are written into the feed, so a frameshmsrc needs no
+ * caps of its own. A caps change mid-stream starts a new generation of the
+ * feed, which readers follow; EOS ends the feed (readers see EOS) and the
+ * segment is removed when the sink stops.
+ *
+ * Buffers are copied into a slot by default. An upstream element that takes
+ * the buffer pool the sink proposes writes its frame straight into a slot
+ * (one at a time: while that slot is out, further buffers are plain memory
+ * and copied).
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! frameshmsink feed=cam0
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=I420,width=1280,height=720 ! \
+ *     frameshmsink feed=test slots=4 mode=0660
+ * ]|
+ */
+#include "gstframeshmsink.h"
+
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "frameshm/clock.hpp"
+#include "frameshm/feeds.hpp"
+#include "frameshm/producer.hpp"
+#include "frameshm/segment.hpp"
+#include "gstframeshmformat.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
+#define GST_CAT_DEFAULT gst_frameshm_sink_debug
+
+namespace {
+
+constexpr guint DEFAULT_SLOTS = 3;
+constexpr guint DEFAULT_MODE = 0600;
+constexpr gboolean DEFAULT_REPLACE = FALSE;
+constexpr gboolean DEFAULT_OFFER_SLOTS = TRUE;
+
+// How long a caps change waits for upstream to give back a slot it is filling.
+constexpr auto kLeaseWait = std::chrono::seconds(1);
+
+enum {
+  PROP_0,
+  PROP_FEED,
+  PROP_SLOTS,
+  PROP_MODE,
+  PROP_REPLACE,
+  PROP_OFFER_SLOTS,
+  PROP_READERS,
+  PROP_FRAMES_PUBLISHED,
+  PROP_FRAMES_IN_PLACE,
+  PROP_FRAMES_DROPPED,
+};
+
+// The producer and the slot lent to upstream. Shared with every buffer that
+// wraps a slot, so that a buffer outliving the element (or a stop) still
+// gives its slot back to a live producer and never to unmapped memory.
+struct SlotBox {
+  std::mutex mutex;
+  std::condition_variable returned;
+  std::optional<frameshm::Producer> producer;
+  // Declared after the producer: destroyed (abandoned) before it.
+  frameshm::WriteSlot lent;
+  std::uint64_t leaseId = 0;  // the lease `lent` belongs to; 0: nothing lent
+  std::uint64_t nextLeaseId = 1;
+  // The element has let go of this box: the producer ended the feed and is
+  // destroyed when the last lent slot comes back.
+  bool orphaned = false;
+};
+
+// What a slot-wrapping GstMemory carries, to return its slot when freed.
+struct Lease {
+  std::shared_ptr<SlotBox> box;
+  std::uint64_t id;
+};
+
+void returnLease(gpointer data) {
+  std::unique_ptr<Lease> lease(static_cast<Lease*>(data));
+  SlotBox& box = *lease->box;
+  std::lock_guard lock(box.mutex);
+  if (box.leaseId == lease->id) {
+    box.lent = frameshm::WriteSlot{};  // never published: readers never see it
+    box.leaseId = 0;
+    box.returned.notify_all();
+  }
+  if (box.orphaned && box.leaseId == 0) box.producer.reset();
+}
+
+}  // namespace
+
+struct GstFrameshmSinkState {
+  std::shared_ptr<SlotBox> box = std::make_shared<SlotBox>();
+  GstVideoInfo info{};
+  frameshm::FrameFormat format{};  // the feed's (slot) layout
+  std::string negotiatedCaps;      // the caps string written into the feed
+  bool negotiated = false;
+  std::atomic<std::uint64_t> published{0};
+  std::atomic<std::uint64_t> inPlace{0};
+  std::atomic<std::uint64_t> dropped{0};
+};
+
+/* The buffer pool proposed upstream: each buffer wraps an acquired slot. */
+
+G_BEGIN_DECLS
+#define GST_TYPE_FRAMESHM_SLOT_POOL (gst_frameshm_slot_pool_get_type())
+G_DECLARE_FINAL_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST, FRAMESHM_SLOT_POOL, GstBufferPool)
+G_END_DECLS
+
+struct _GstFrameshmSlotPool {
+  GstBufferPool parent;
+  std::shared_ptr<SlotBox>* box;
+  gsize frameSize;
+};
+
+G_DEFINE_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST_TYPE_BUFFER_POOL)
+
+namespace {
+
+// A fresh buffer per acquire: a slot when one can be lent, otherwise plain
+// memory that render() copies (only one slot may be out per producer).
+GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
+  auto* self = GST_FRAMESHM_SLOT_POOL(pool);
+  const std::shared_ptr<SlotBox>& box = *self->box;
+  {
+    std::lock_guard lock(box->mutex);
+    if (box->producer && !box->orphaned && !box->lent &&
+        box->producer->format().frameSize == self->frameSize) {
+      if (auto slot = box->producer->acquire()) {
+        const std::span<std::byte> data = slot->data();
+        auto* lease = new Lease{box, box->nextLeaseId++};
+        box->lent = std::move(*slot);
+        box->leaseId = lease->id;
+        *buffer = gst_buffer_new();
+        gst_buffer_append_memory(
+            *buffer, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), data.data(), data.size(), 0,
+                                            data.size(), lease, returnLease));
+        return GST_FLOW_OK;
+      } else {
+        GST_LOG_OBJECT(pool, "no slot to lend: %s", slot.error().message.c_str());
+      }
+    }
+  }
+  *buffer = gst_buffer_new_allocate(nullptr, self->frameSize, nullptr);
+  return *buffer ? GST_FLOW_OK : GST_FLOW_ERROR;
+}
+
+// Buffers are never recycled: the next acquire lends whichever slot is free.
+void slotPoolRelease(GstBufferPool*, GstBuffer* buffer) {
+  gst_buffer_unref(buffer);
+}
+
+}  // namespace
+
+static void gst_frameshm_slot_pool_finalize(GObject* object) {
+  delete GST_FRAMESHM_SLOT_POOL(object)->box;
+  G_OBJECT_CLASS(gst_frameshm_slot_pool_parent_class)->finalize(object);
+}
+
+static void gst_frameshm_slot_pool_class_init(GstFrameshmSlotPoolClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = gst_frameshm_slot_pool_finalize;
+  GstBufferPoolClass* poolClass = GST_BUFFER_POOL_CLASS(klass);
+  poolClass->acquire_buffer = slotPoolAcquire;
+  poolClass->release_buffer = slotPoolRelease;
+}
+
+static void gst_frameshm_slot_pool_init(GstFrameshmSlotPool* self) {
+  self->box = nullptr;
+  self->frameSize = 0;
+}
+
+namespace {
+
+GstBufferPool* newSlotPool(const std::shared_ptr<SlotBox>& box, GstCaps* caps, gsize frameSize) {
+  auto* pool = GST_FRAMESHM_SLOT_POOL(g_object_new(GST_TYPE_FRAMESHM_SLOT_POOL, nullptr));
+  gst_object_ref_sink(pool);
+  pool->box = new std::shared_ptr<SlotBox>(box);
+  pool->frameSize = frameSize;
+  GstStructure* config = gst_buffer_pool_get_config(GST_BUFFER_POOL(pool));
+  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameSize), 0, 1);
+  if (!gst_buffer_pool_set_config(GST_BUFFER_POOL(pool), config)) {
+    gst_object_unref(pool);
+    return nullptr;
+  }
+  return GST_BUFFER_POOL(pool);
+}
+
+std::string feedOf(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  std::string feed = self->feed ? self->feed : "";
+  GST_OBJECT_UNLOCK(self);
+  return feed;
+}
+
+// The FrameMeta of a buffer: its timestamps, flags and capture time.
+frameshm::FrameMeta metaOf(GstBaseSink* sink, GstBuffer* buffer) {
+  frameshm::FrameMeta meta;
+  const GstClockTime pts = GST_BUFFER_PTS(buffer);
+  meta.pts = GST_CLOCK_TIME_IS_VALID(pts) ? static_cast<std::int64_t>(pts) : -1;
+  meta.duration =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? static_cast<std::int64_t>(GST_BUFFER_DURATION(buffer)) : -1;
+  meta.flags = frameshm::kFlagKeyFrame;
+  if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT)) meta.flags |= frameshm::kFlagDiscont;
+  if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_GAP)) meta.flags |= frameshm::kFlagGap;
+  // The capture time is when the pipeline clock reached the buffer's running
+  // time; a buffer ahead of the clock (an unsynchronised sink) was captured now.
+  const GstClockTime running = gst_segment_to_running_time(&sink->segment, GST_FORMAT_TIME, pts);
+  const std::int64_t now = frameshm::monotonicNs();
+  if (GST_CLOCK_TIME_IS_VALID(running)) {
+    const std::int64_t capture = frameshm::gst::monotonicFromClock(
+        GST_ELEMENT(sink), running + gst_element_get_base_time(GST_ELEMENT(sink)));
+    meta.captureNs = capture >= 0 && capture <= now ? capture : now;
+  } else {
+    meta.captureNs = now;
+  }
+  return meta;
+}
+
+// Posts the element error for a failed Producer::create or reconfigure.
+void postProducerError(GstFrameshmSink* self, const frameshm::Error& error) {
+  switch (error.code) {
+    case frameshm::ErrorCode::AlreadyProduced:
+      GST_ELEMENT_ERROR(self, RESOURCE, BUSY, ("%s", error.message.c_str()),
+                        ("Producer::create: %s", std::string(frameshm::toString(error.code)).c_str()));
+      break;
+    case frameshm::ErrorCode::InvalidFeedName:
+    case frameshm::ErrorCode::InvalidArgument:
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error.message.c_str()),
+                        ("Producer::create: %s", std::string(frameshm::toString(error.code)).c_str()));
+      break;
+    case frameshm::ErrorCode::UnsupportedFormat:
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("%s", error.message.c_str()),
+                        ("Producer::create: %s", std::string(frameshm::toString(error.code)).c_str()));
+      break;
+    default:
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_WRITE, ("%s", error.message.c_str()),
+                        ("Producer::create: %s", std::string(frameshm::toString(error.code)).c_str()));
+      break;
+  }
+}
+
+}  // namespace
+
+#define gst_frameshm_sink_parent_class parent_class
+G_DEFINE_TYPE(GstFrameshmSink, gst_frameshm_sink, GST_TYPE_BASE_SINK)
+GST_ELEMENT_REGISTER_DEFINE(frameshmsink, "frameshmsink", GST_RANK_NONE, GST_TYPE_FRAMESHM_SINK)
+
+static void gst_frameshm_sink_set_property(GObject* object, guint id, const GValue* value,
+                                           GParamSpec* pspec) {
+  auto* self = GST_FRAMESHM_SINK(object);
+  GST_OBJECT_LOCK(self);
+  switch (id) {
+    case PROP_FEED:
+      g_free(self->feed);
+      self->feed = g_value_dup_string(value);
+      break;
+    case PROP_SLOTS:
+      self->slots = g_value_get_uint(value);
+      break;
+    case PROP_MODE:
+      self->mode = g_value_get_uint(value);
+      break;
+    case PROP_REPLACE:
+      self->replace = g_value_get_boolean(value);
+      break;
+    case PROP_OFFER_SLOTS:
+      self->offer_slots = g_value_get_boolean(value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
+  auto* self = GST_FRAMESHM_SINK(object);
+  GstFrameshmSinkState& state = *self->state;
+  switch (id) {
+    case PROP_FEED:
+      GST_OBJECT_LOCK(self);
+      g_value_set_string(value, self->feed);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_SLOTS:
+      GST_OBJECT_LOCK(self);
+      g_value_set_uint(value, self->slots);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_MODE:
+      GST_OBJECT_LOCK(self);
+      g_value_set_uint(value, self->mode);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_REPLACE:
+      GST_OBJECT_LOCK(self);
+      g_value_set_boolean(value, self->replace);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_OFFER_SLOTS:
+      GST_OBJECT_LOCK(self);
+      g_value_set_boolean(value, self->offer_slots);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_READERS: {
+      GST_OBJECT_LOCK(self);
+      std::shared_ptr<SlotBox> box = state.box;
+      GST_OBJECT_UNLOCK(self);
+      std::lock_guard lock(box->mutex);
+      g_value_set_uint(value, box->producer ? box->producer->readerCount() : 0);
+      break;
+    }
+    case PROP_FRAMES_PUBLISHED:
+      g_value_set_uint64(value, state.published.load());
+      break;
+    case PROP_FRAMES_IN_PLACE:
+      g_value_set_uint64(value, state.inPlace.load());
+      break;
+    case PROP_FRAMES_DROPPED:
+      g_value_set_uint64(value, state.dropped.load());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+      break;
+  }
+}
+
+// The box in use; the object lock guards the pointer (stop() swaps it).
+static std::shared_ptr<SlotBox> currentBox(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  std::shared_ptr<SlotBox> box = self->state->box;
+  GST_OBJECT_UNLOCK(self);
+  return box;
+}
+
+static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  const std::string feed = feedOf(self);
+  if (feed.empty()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("No feed name set."),
+                      ("set the 'feed' property, e.g. frameshmsink feed=cam0"));
+    return FALSE;
+  }
+  if (auto valid = frameshm::validateFeedName(feed); !valid) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", valid.error().message.c_str()),
+                      ("invalid 'feed' property '%s'", feed.c_str()));
+    return FALSE;
+  }
+  GST_OBJECT_LOCK(self);
+  const bool replace = self->replace;
+  GST_OBJECT_UNLOCK(self);
+  // Fail the state change now rather than at the first caps, if we can tell.
+  if (auto info = frameshm::inspectFeed(feed); info && info->valid && info->producerAlive && !replace &&
+                                               info->state == frameshm::layout::FeedState::Live) {
+    GST_ELEMENT_ERROR(
+        self, RESOURCE, BUSY,
+        ("Feed '%s' is already produced by pid %u (stop it, or set replace=true to take it over).",
+         feed.c_str(), info->producerPid),
+        ("inspectFeed found a live producer"));
+    return FALSE;
+  }
+  self->state->published = 0;
+  self->state->inPlace = 0;
+  self->state->dropped = 0;
+  return TRUE;
+}
+
+static gboolean gst_frameshm_sink_stop(GstBaseSink* sink) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  GstFrameshmSinkState& state = *self->state;
+  const std::shared_ptr<SlotBox> box = currentBox(self);
+  {
+    std::lock_guard lock(box->mutex);
+    if (box->leaseId != 0 && box->producer) {
+      // Upstream may still be writing into the lent slot: end the feed now,
+      // keep the memory mapped until the slot comes back.
+      box->producer->end();
+      box->orphaned = true;
+    } else {
+      box->lent = frameshm::WriteSlot{};
+      box->producer.reset();
+    }
+  }
+  GST_OBJECT_LOCK(self);
+  state.box = std::make_shared<SlotBox>();
+  GST_OBJECT_UNLOCK(self);
+  state.negotiated = false;
+  GST_DEBUG_OBJECT(self, "stopped after %" G_GUINT64_FORMAT " frames (%" G_GUINT64_FORMAT " in place)",
+                   state.published.load(), state.inPlace.load());
+  return TRUE;
+}
+
+static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  GstFrameshmSinkState& state = *self->state;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                      ("frameshmsink cannot carry these caps: they are not raw video."),
+                      ("gst_video_info_from_caps failed for %" GST_PTR_FORMAT, static_cast<void*>(caps)));
+    return FALSE;
+  }
+  auto format = frameshm::gst::formatFromInfo(info);
+  if (!format) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                      ("frameshmsink cannot carry these caps: %s", format.error().message.c_str()),
+                      ("caps %" GST_PTR_FORMAT, static_cast<void*>(caps)));
+    return FALSE;
+  }
+  gchar* capsText = gst_caps_to_string(caps);
+  std::string capsString = capsText;
+  g_free(capsText);
+  if (capsString.size() >= 4096) {
+    GST_WARNING_OBJECT(self, "caps string of %zu bytes is too long for the feed; readers will rebuild caps",
+                       capsString.size());
+    capsString.clear();
+  }
+
+  GST_OBJECT_LOCK(self);
+  frameshm::ProducerOptions options{.feed = self->feed ? self->feed : "",
+                                    .format = *format,
+                                    .slots = self->slots,
+                                    .mode = static_cast<mode_t>(self->mode),
+                                    .replace = static_cast<bool>(self->replace),
+                                    .caps = capsString};
+  GST_OBJECT_UNLOCK(self);
+
+  const std::shared_ptr<SlotBox> box = currentBox(self);
+  std::unique_lock lock(box->mutex);
+  if (!box->returned.wait_for(lock, kLeaseWait, [&] { return box->leaseId == 0; })) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                      ("Cannot change the feed's format while upstream still fills a slot."),
+                      ("a slot lent through the buffer pool was not returned within 1 s of new caps"));
+    return FALSE;
+  }
+  if (!box->producer) {
+    auto producer = frameshm::Producer::create(std::move(options));
+    if (!producer) {
+      lock.unlock();
+      postProducerError(self, producer.error());
+      return FALSE;
+    }
+    box->producer = std::move(*producer);
+    GST_INFO_OBJECT(self, "feed '%s' created: %s, %u slots", box->producer->feed().c_str(),
+                    frameshm::describe(*format).c_str(), box->producer->slotCount());
+  } else if (box->producer->format() != *format || capsString != state.negotiatedCaps) {
+    if (auto ok = box->producer->reconfigure(*format, capsString); !ok) {
+      lock.unlock();
+      postProducerError(self, ok.error());
+      return FALSE;
+    }
+    GST_INFO_OBJECT(self, "feed '%s' generation %" G_GUINT64_FORMAT ": %s", box->producer->feed().c_str(),
+                    box->producer->generation(), frameshm::describe(*format).c_str());
+  }
+  state.negotiatedCaps = capsString;
+  state.info = info;
+  state.format = *format;
+  state.negotiated = true;
+  return TRUE;
+}
+
+static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery* query) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  GstFrameshmSinkState& state = *self->state;
+  // Any strides are fine: render() repacks into the slot layout.
+  gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+
+  GstCaps* caps = nullptr;
+  gboolean needPool = FALSE;
+  gst_query_parse_allocation(query, &caps, &needPool);
+  GST_OBJECT_LOCK(self);
+  const bool offer = self->offer_slots;
+  GST_OBJECT_UNLOCK(self);
+  if (!offer || !caps || !state.negotiated) return TRUE;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) return TRUE;
+  auto format = frameshm::gst::formatFromInfo(info);
+  // Only buffers laid out exactly like a slot can be written in place.
+  if (!format || *format != state.format ||
+      !frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
+    return TRUE;
+  GstBufferPool* pool = newSlotPool(currentBox(self), caps, format->frameSize);
+  if (!pool) return TRUE;
+  gst_query_add_allocation_pool(query, pool, static_cast<guint>(format->frameSize), 0, 1);
+  gst_object_unref(pool);
+  GST_DEBUG_OBJECT(self, "offered a slot pool of %" G_GUINT64_FORMAT "-byte frames", format->frameSize);
+  return TRUE;
+}
+
+// Copies `buffer` into a fresh slot, repacking when its layout is not the
+// slot's. False (with an element error posted) on a buffer we cannot read.
+static bool copyIntoSlot(GstFrameshmSink* self, GstBuffer* buffer, const frameshm::WriteSlot& slot) {
+  GstFrameshmSinkState& state = *self->state;
+  GstVideoFrame frame;
+  if (!gst_video_frame_map(&frame, &state.info, buffer, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Could not read a video frame."),
+                      ("gst_video_frame_map failed for a buffer of %" G_GSIZE_FORMAT " bytes",
+                       gst_buffer_get_size(buffer)));
+    return false;
+  }
+  const frameshm::FrameFormat& to = state.format;
+  const auto* base = static_cast<const std::byte*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
+  bool contiguous = gst_buffer_n_memory(buffer) == 1 && gst_buffer_get_size(buffer) >= to.frameSize;
+  for (std::uint32_t p = 0; contiguous && p < to.planeCount; ++p)
+    contiguous =
+        static_cast<std::uint32_t>(GST_VIDEO_FRAME_PLANE_STRIDE(&frame, p)) == to.planes[p].stride &&
+        static_cast<const std::byte*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, p)) == base + to.planes[p].offset;
+  if (contiguous && base == reinterpret_cast<const std::byte*>(frame.map[0].data))
+    std::memcpy(slot.data().data(), base, to.frameSize);
+  else
+    frameshm::gst::copyFrame(frame, slot.data().data(), to);
+  gst_video_frame_unmap(&frame);
+  return true;
+}
+
+static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buffer) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  GstFrameshmSinkState& state = *self->state;
+  const frameshm::FrameMeta meta = metaOf(sink, buffer);
+  const std::shared_ptr<SlotBox> box = currentBox(self);
+  std::unique_lock lock(box->mutex);
+  if (!box->producer) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("No caps were negotiated before the first frame."),
+                      ("render called without a producer"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  frameshm::Result<std::uint64_t> published =
+      frameshm::fail(frameshm::ErrorCode::InvalidState, "not written");
+  bool inPlace = false;
+  if (box->leaseId != 0 && gst_buffer_n_memory(buffer) == 1) {
+    GstMapInfo map;
+    GstMemory* memory = gst_buffer_peek_memory(buffer, 0);
+    if (gst_memory_map(memory, &map, GST_MAP_READ)) {
+      inPlace = reinterpret_cast<std::byte*>(map.data) == box->lent.data().data();
+      gst_memory_unmap(memory, &map);
+    }
+  }
+  if (inPlace) {
+    frameshm::WriteSlot slot = std::move(box->lent);
+    box->leaseId = 0;
+    box->returned.notify_all();
+    published = box->producer->publish(std::move(slot), meta);
+  } else if (box->leaseId != 0) {
+    // Upstream still holds the one slot a producer can lend, and handed us
+    // another buffer first: there is no slot to copy this one into.
+    ++state.dropped;
+    GST_WARNING_OBJECT(self, "frame dropped: upstream holds the lent slot and sent another buffer first");
+    return GST_FLOW_OK;
+  } else {
+    auto slot = box->producer->acquire();
+    if (slot) {
+      if (!copyIntoSlot(self, buffer, *slot)) return GST_FLOW_ERROR;
+      published = box->producer->publish(std::move(*slot), meta);
+    } else {
+      published = std::unexpected(slot.error());
+    }
+  }
+  if (!published) {
+    const frameshm::Error error = published.error();
+    lock.unlock();
+    if (error.code == frameshm::ErrorCode::TakenOver) {
+      GST_ELEMENT_ERROR(self, RESOURCE, BUSY, ("%s", error.message.c_str()),
+                        ("another frameshmsink or producer with replace=true took the feed"));
+    } else {
+      GST_ELEMENT_ERROR(self, RESOURCE, WRITE, ("Could not publish a frame: %s", error.message.c_str()),
+                        ("Producer::publish: %s", std::string(frameshm::toString(error.code)).c_str()));
+    }
+    return GST_FLOW_ERROR;
+  }
+  ++state.published;
+  if (inPlace) ++state.inPlace;
+  GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " published (%s)", *published,
+                 inPlace ? "in place" : "copied");
+  return GST_FLOW_OK;
+}
+
+static gboolean gst_frameshm_sink_event(GstBaseSink* sink, GstEvent* event) {
+  auto* self = GST_FRAMESHM_SINK(sink);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    const std::shared_ptr<SlotBox> box = currentBox(self);
+    std::lock_guard lock(box->mutex);
+    if (box->producer) {
+      box->producer->end();
+      GST_INFO_OBJECT(self, "EOS: feed '%s' ended", box->producer->feed().c_str());
+    }
+  }
+  return GST_BASE_SINK_CLASS(parent_class)->event(sink, event);
+}
+
+static void gst_frameshm_sink_finalize(GObject* object) {
+  auto* self = GST_FRAMESHM_SINK(object);
+  g_free(self->feed);
+  delete self->state;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
+  GObjectClass* objectClass = G_OBJECT_CLASS(klass);
+  GstElementClass* elementClass = GST_ELEMENT_CLASS(klass);
+  GstBaseSinkClass* sinkClass = GST_BASE_SINK_CLASS(klass);
+
+  objectClass->set_property = gst_frameshm_sink_set_property;
+  objectClass->get_property = gst_frameshm_sink_get_property;
+  objectClass->finalize = gst_frameshm_sink_finalize;
+
+  const auto rw =
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const auto ro = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      objectClass, PROP_FEED,
+      g_param_spec_string("feed", "Feed", "Name of the feed to publish (1..200 of A-Z a-z 0-9 . _ -)",
+                          nullptr, rw));
+  g_object_class_install_property(
+      objectClass, PROP_SLOTS,
+      g_param_spec_uint(
+          "slots", "Slots",
+          "Frame slots in the segment; readers that hold frames (zero copy) need 2 + their number", 2, 64,
+          DEFAULT_SLOTS, rw));
+  g_object_class_install_property(
+      objectClass, PROP_MODE,
+      g_param_spec_uint("mode", "Mode",
+                        "Permissions of the segment, e.g. 0600 (owner only) or 0660 (group may read); must "
+                        "include 0600",
+                        0, 0777, DEFAULT_MODE, rw));
+  g_object_class_install_property(
+      objectClass, PROP_REPLACE,
+      g_param_spec_boolean("replace", "Replace",
+                           "Take the feed over even if a live producer holds it (its readers follow)",
+                           DEFAULT_REPLACE, rw));
+  g_object_class_install_property(
+      objectClass, PROP_OFFER_SLOTS,
+      g_param_spec_boolean("offer-slots", "Offer slots",
+                           "Propose a buffer pool whose buffers are slots, so that upstream writes frames in "
+                           "place instead of having them copied",
+                           DEFAULT_OFFER_SLOTS, rw));
+  g_object_class_install_property(
+      objectClass, PROP_READERS,
+      g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_PUBLISHED,
+      g_param_spec_uint64("frames-published", "Frames published", "Frames published since the sink started",
+                          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_IN_PLACE,
+      g_param_spec_uint64("frames-in-place", "Frames in place",
+                          "Frames upstream wrote straight into a slot (not copied)", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_DROPPED,
+      g_param_spec_uint64("frames-dropped", "Frames dropped",
+                          "Frames not published because upstream held the lent slot and sent others first", 0,
+                          G_MAXUINT64, 0, ro));
+
+  GstCaps* caps = frameshm::gst::templateCaps();
+  gst_element_class_add_pad_template(elementClass,
+                                     gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_caps_unref(caps);
+  gst_element_class_set_static_metadata(elementClass, "frameshm video sink", "Sink/Video",
+                                        "Publishes raw video as a frameshm shared-memory feed that any "
+                                        "number of processes read without copying, "
+                                        "never waiting for a slow reader",
+                                        "frameshm developers");
+  gst_element_class_add_static_metadata(
+      elementClass, "example",
+      "gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx,width=640,height=480 ! "
+      "frameshmsink feed=cam0");
+
+  sinkClass->start = gst_frameshm_sink_start;
+  sinkClass->stop = gst_frameshm_sink_stop;
+  sinkClass->set_caps = gst_frameshm_sink_set_caps;
+  sinkClass->propose_allocation = gst_frameshm_sink_propose_allocation;
+  sinkClass->render = gst_frameshm_sink_render;
+  sinkClass->event = gst_frameshm_sink_event;
+
+  GST_DEBUG_CATEGORY_INIT(gst_frameshm_sink_debug, "frameshmsink", 0, "frameshm video sink");
+}
+
+static void gst_frameshm_sink_init(GstFrameshmSink* self) {
+  self->feed = nullptr;
+  self->slots = DEFAULT_SLOTS;
+  self->mode = DEFAULT_MODE;
+  self->replace = DEFAULT_REPLACE;
+  self->offer_slots = DEFAULT_OFFER_SLOTS;
+  self->state = new GstFrameshmSinkState();
+}

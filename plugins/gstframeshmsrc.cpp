@@ -1,0 +1,756 @@
+/**
+ * SECTION:element-frameshmsrc
+ * @title: frameshmsrc
+ * @see_also: frameshmsink
+ *
+ * Reads a frameshm feed (written by frameshmsink, frameshm-producer or the
+ * C++ API) into a pipeline. The caps are read from the feed: nothing needs to
+ * be repeated by hand. If the producer wrote no caps, they are built from the
+ * feed's format, size and rate.
+ *
+ * As a live source (the default) each buffer's timestamp is the running time
+ * at which the producer captured the frame (its CLOCK_MONOTONIC capture time
+ * mapped onto the pipeline clock); with is-live=false it is the producer's PTS.
+ *
+ * The source follows its feed: a producer that restarts, is replaced or
+ * changes caps is followed without an error (caps are renegotiated); a
+ * producer that dies is waited for up to `timeout`; a feed that ends cleanly
+ * gives EOS (or, with on-end=wait, the source waits for the next producer).
+ * Frames the source missed and reads the producer overwrote are counted in
+ * frames-dropped and frames-torn and logged at the INFO level.
+ *
+ * ## Zero copy
+ * With zero-copy=true (the default) the reader pins each frame it takes, and
+ * a buffer can wrap the frame's shared memory read-only: the pin keeps the
+ * producer off the slot until the buffer is freed. The library only keeps a
+ * pinned slot from the producer while the feed has at least 2 + pins slots,
+ * and this reader holds one more pin while it takes the next frame. So a
+ * frame is wrapped only while the wrapped buffers downstream still holds,
+ * plus this one, plus the one taken next, leave that true
+ * (outstanding + 1 <= slots - 3); otherwise it is copied into a buffer from a
+ * pool. With the library's default of 3 slots every frame is copied; give the
+ * producer slots=5 or more (frameshmsink slots=5) for zero copy. Several
+ * zero-copy readers of one feed share its slots: the producer then needs 2 +
+ * the sum of their pins, or zero-copy=false on all but one.
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 frameshmsrc feed=cam0 ! videoconvert ! autovideosink
+ * gst-launch-1.0 frameshmsrc feed=cam0 num-buffers=1 ! videoconvert ! pngenc ! filesink location=snap.png
+ * gst-launch-1.0 frameshmsrc feed=cam0 on-end=wait timeout=-1 ! queue ! videoconvert ! x264enc ! fakesink
+ * ]|
+ */
+#include "gstframeshmsrc.h"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "frameshm/clock.hpp"
+#include "frameshm/consumer.hpp"
+#include "frameshm/segment.hpp"
+#include "gstframeshmformat.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_frameshm_src_debug);
+#define GST_CAT_DEFAULT gst_frameshm_src_debug
+
+namespace {
+
+constexpr gint DEFAULT_TIMEOUT = 10000;
+constexpr gboolean DEFAULT_IS_LIVE = TRUE;
+constexpr GstFrameshmSrcOnEnd DEFAULT_ON_END = GST_FRAMESHM_SRC_ON_END_EOS;
+constexpr gboolean DEFAULT_ZERO_COPY = TRUE;
+
+// Every wait is cut into slices this long, so that a flush (going to NULL)
+// is noticed quickly.
+constexpr auto kWaitSlice = std::chrono::milliseconds(50);
+
+enum {
+  PROP_0,
+  PROP_FEED,
+  PROP_TIMEOUT,
+  PROP_IS_LIVE,
+  PROP_ON_END,
+  PROP_ZERO_COPY,
+  PROP_FRAMES_READ,
+  PROP_FRAMES_DROPPED,
+  PROP_FRAMES_TORN,
+  PROP_FRAMES_COPIED,
+  PROP_GENERATIONS,
+};
+
+// What a frame-wrapping GstMemory carries: the pinned Frame, unpinned when
+// the memory is freed, and the count of wrapped frames still out.
+struct WrappedFrame {
+  frameshm::Frame frame;
+  std::shared_ptr<std::atomic<std::uint32_t>> outstanding;
+};
+
+void releaseWrapped(gpointer data) {
+  std::unique_ptr<WrappedFrame> wrapped(static_cast<WrappedFrame*>(data));
+  wrapped->outstanding->fetch_sub(1);
+}
+
+}  // namespace
+
+struct GstFrameshmSrcState {
+  std::optional<frameshm::Consumer> consumer;
+  bool pinning = false;  // the consumer was opened with pin
+  // What was negotiated; `caps` is also read by get_caps, under the object lock.
+  GstCaps* caps = nullptr;
+  GstVideoInfo info{};
+  frameshm::FrameFormat bufferLayout{};  // GStreamer's default layout for `caps`
+  std::uint64_t generation = 0;          // of the frames `caps` was negotiated for
+  GstBufferPool* pool = nullptr;         // buffers for copies
+  bool downstreamVideoMeta = false;
+  GstClockTime frameDuration = GST_CLOCK_TIME_NONE;
+  std::uint32_t slots = 0;
+
+  std::shared_ptr<std::atomic<std::uint32_t>> outstanding = std::make_shared<std::atomic<std::uint32_t>>(0);
+  std::atomic<bool> flushing{false};
+  // CLOCK_MONOTONIC when the current wait for a producer began; -1: not waiting.
+  std::int64_t waitingSinceNs = -1;
+  bool everAttached = false;
+  bool waitForever = false;  // on-end=wait after a clean end
+  bool discont = true;
+
+  std::atomic<std::uint64_t> framesRead{0};
+  std::atomic<std::uint64_t> framesDropped{0};
+  std::atomic<std::uint64_t> framesTorn{0};
+  std::atomic<std::uint64_t> framesCopied{0};
+  std::atomic<std::uint64_t> generations{0};
+};
+
+GType gst_frameshm_src_on_end_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_FRAMESHM_SRC_ON_END_EOS, "Post EOS when the producer ends the feed", "eos"},
+      {GST_FRAMESHM_SRC_ON_END_WAIT, "Wait for the next producer of the feed", "wait"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstFrameshmSrcOnEnd", values));
+  return type;
+}
+
+#define gst_frameshm_src_parent_class parent_class
+G_DEFINE_TYPE(GstFrameshmSrc, gst_frameshm_src, GST_TYPE_PUSH_SRC)
+GST_ELEMENT_REGISTER_DEFINE(frameshmsrc, "frameshmsrc", GST_RANK_NONE, GST_TYPE_FRAMESHM_SRC)
+
+namespace {
+
+struct Settings {
+  std::string feed;
+  gint timeout;
+  bool live;
+  GstFrameshmSrcOnEnd onEnd;
+  bool zeroCopy;
+};
+
+Settings settingsOf(GstFrameshmSrc* self) {
+  GST_OBJECT_LOCK(self);
+  Settings settings{self->feed ? self->feed : "", self->timeout, static_cast<bool>(self->is_live),
+                    self->on_end, static_cast<bool>(self->zero_copy)};
+  GST_OBJECT_UNLOCK(self);
+  return settings;
+}
+
+std::string secondsText(gint ms) {
+  char text[32];
+  g_snprintf(text, sizeof text, "%.1f s", ms / 1000.0);
+  return text;
+}
+
+// Whether the wait for a producer has lasted longer than `timeout`; starts
+// the clock on the first call of a wait.
+bool waitedTooLong(GstFrameshmSrcState& state, const Settings& settings) {
+  const std::int64_t now = frameshm::monotonicNs();
+  if (state.waitingSinceNs < 0) state.waitingSinceNs = now;
+  if (state.waitForever || settings.timeout < 0) return false;
+  return now - state.waitingSinceNs > std::int64_t{settings.timeout} * 1'000'000;
+}
+
+void postNoProducer(GstFrameshmSrc* self, const GstFrameshmSrcState& state, const Settings& settings,
+                    const std::string& detail) {
+  if (state.everAttached)
+    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                      ("The producer of feed '%s' went away and did not come back within %s.",
+                       settings.feed.c_str(), secondsText(settings.timeout).c_str()),
+                      ("%s (raise the 'timeout' property, or -1 to wait forever)", detail.c_str()));
+  else
+    GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
+                      ("No producer for feed '%s' within %s: start one, or raise the 'timeout' property.",
+                       settings.feed.c_str(), secondsText(settings.timeout).c_str()),
+                      ("%s", detail.c_str()));
+}
+
+void postConsumerError(GstFrameshmSrc* self, const frameshm::Error& error) {
+  const std::string code(frameshm::toString(error.code));
+  switch (error.code) {
+    case frameshm::ErrorCode::InvalidFeedName:
+    case frameshm::ErrorCode::InvalidArgument:
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error.message.c_str()),
+                        ("Consumer: %s", code.c_str()));
+      break;
+    case frameshm::ErrorCode::ReadersFull:
+      GST_ELEMENT_ERROR(self, RESOURCE, BUSY, ("%s", error.message.c_str()), ("Consumer: %s", code.c_str()));
+      break;
+    default:
+      GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("%s", error.message.c_str()),
+                        ("Consumer: %s", code.c_str()));
+      break;
+  }
+}
+
+// Makes `caps` the negotiated caps for frames laid out as `format` and
+// negotiates them downstream. False (with an element error posted) if
+// downstream refuses them.
+bool renegotiate(GstFrameshmSrc* self, GstCaps* caps, const frameshm::FrameFormat& format) {
+  GstFrameshmSrcState& state = *self->state;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("The feed's caps are not raw video."),
+                      ("caps %" GST_PTR_FORMAT, static_cast<void*>(caps)));
+    gst_caps_unref(caps);
+    return false;
+  }
+  GST_OBJECT_LOCK(self);
+  if (state.caps) gst_caps_unref(state.caps);
+  state.caps = caps;
+  GST_OBJECT_UNLOCK(self);
+  state.info = info;
+  state.bufferLayout = frameshm::gst::withLayoutOf(format, info);
+  state.frameDuration =
+      GST_VIDEO_INFO_FPS_N(&info) > 0
+          ? gst_util_uint64_scale_int(GST_SECOND, GST_VIDEO_INFO_FPS_D(&info), GST_VIDEO_INFO_FPS_N(&info))
+          : GST_CLOCK_TIME_NONE;
+  if (!gst_base_src_negotiate(GST_BASE_SRC(self))) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("Downstream does not accept the feed's caps."),
+                      ("not-negotiated: downstream refused %" GST_PTR_FORMAT
+                       " (put a videoconvert/videoscale after frameshmsrc)",
+                       static_cast<void*>(caps)));
+    return false;
+  }
+  if (state.pool) {
+    gst_buffer_pool_set_active(state.pool, FALSE);
+    gst_object_unref(state.pool);
+  }
+  state.pool = gst_video_buffer_pool_new();
+  GstStructure* config = gst_buffer_pool_get_config(state.pool);
+  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(GST_VIDEO_INFO_SIZE(&info)), 2, 0);
+  if (!gst_buffer_pool_set_config(state.pool, config) || !gst_buffer_pool_set_active(state.pool, TRUE)) {
+    gst_object_unref(state.pool);
+    state.pool = nullptr;  // copies then allocate plain buffers
+  }
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
+  return true;
+}
+
+// The buffer for `frame`: its shared memory wrapped (zero copy) when that is
+// safe, a copy otherwise. Null if the copy turned out torn (the frame is
+// dropped and counted).
+GstBuffer* bufferFor(GstFrameshmSrc* self, frameshm::Frame& frame, bool zeroCopy) {
+  GstFrameshmSrcState& state = *self->state;
+  const frameshm::FrameFormat& format = frame.format();
+  const bool defaultLayout = frameshm::gst::sameLayout(format, state.bufferLayout);
+  const std::uint32_t outstanding = state.outstanding->load();
+  // See "Zero copy" in the doc block: wrapped + this + the next frame taken
+  // must stay within slots - 2 pins.
+  const bool wrap = zeroCopy && state.pinning && outstanding + 1 + 3 <= state.slots &&
+                    (defaultLayout || state.downstreamVideoMeta) && frame.data().size() >= format.frameSize;
+  if (wrap) {
+    const std::span<const std::byte> data = frame.data();
+    auto* wrapped = new WrappedFrame{std::move(frame), state.outstanding};
+    state.outstanding->fetch_add(1);
+    GstBuffer* buffer = gst_buffer_new();
+    gst_buffer_append_memory(
+        buffer, gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, const_cast<std::byte*>(data.data()),
+                                       data.size(), 0, data.size(), wrapped, releaseWrapped));
+    if (!defaultLayout) {
+      gsize offsets[GST_VIDEO_MAX_PLANES] = {};
+      gint strides[GST_VIDEO_MAX_PLANES] = {};
+      for (std::uint32_t p = 0; p < format.planeCount; ++p) {
+        offsets[p] = format.planes[p].offset;
+        strides[p] = static_cast<gint>(format.planes[p].stride);
+      }
+      gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_INFO_FORMAT(&state.info),
+                                     format.width, format.height, format.planeCount, offsets, strides);
+    }
+    return buffer;
+  }
+
+  GstBuffer* buffer = nullptr;
+  if (!state.pool || gst_buffer_pool_acquire_buffer(state.pool, &buffer, nullptr) != GST_FLOW_OK)
+    buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&state.info), nullptr);
+  if (!buffer) return nullptr;
+  if (defaultLayout) {
+    // One copy of everything, padding included: the frame stays byte-identical.
+    gst_buffer_fill(buffer, 0, frame.data().data(),
+                    std::min<gsize>(frame.data().size(), gst_buffer_get_size(buffer)));
+  } else {
+    GstVideoFrame out;
+    if (!gst_video_frame_map(&out, &state.info, buffer, GST_MAP_WRITE)) {
+      gst_buffer_unref(buffer);
+      return nullptr;
+    }
+    frameshm::gst::copyFrame(frame.data().data(), format, out);
+    gst_video_frame_unmap(&out);
+  }
+  if (!frame.intact()) {
+    gst_buffer_unref(buffer);
+    GST_INFO_OBJECT(self, "frame %" G_GUINT64_FORMAT " was overwritten while copied: dropped",
+                    frame.number());
+    return nullptr;
+  }
+  ++state.framesCopied;
+  return buffer;
+}
+
+void stampBuffer(GstFrameshmSrc* self, GstBuffer* buffer, const frameshm::FrameMeta& meta,
+                 std::int64_t publishNs, std::uint64_t number, bool live) {
+  GstFrameshmSrcState& state = *self->state;
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  if (live) {
+    const std::int64_t captured = meta.captureNs >= 0 ? meta.captureNs : publishNs;
+    const GstClockTime clockTime = frameshm::gst::clockFromMonotonic(GST_ELEMENT(self), captured);
+    const GstClockTime base = gst_element_get_base_time(GST_ELEMENT(self));
+    if (GST_CLOCK_TIME_IS_VALID(clockTime)) pts = clockTime > base ? clockTime - base : 0;
+  } else if (meta.pts >= 0) {
+    pts = static_cast<GstClockTime>(meta.pts);
+  }
+  GST_BUFFER_PTS(buffer) = pts;
+  GST_BUFFER_DTS(buffer) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION(buffer) =
+      meta.duration >= 0 ? static_cast<GstClockTime>(meta.duration) : state.frameDuration;
+  GST_BUFFER_OFFSET(buffer) = number;
+  GST_BUFFER_OFFSET_END(buffer) = number + 1;
+  if (state.discont || (meta.flags & frameshm::kFlagDiscont))
+    GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
+  if (meta.flags & frameshm::kFlagGap) GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_GAP);
+  state.discont = false;
+}
+
+void updateStats(GstFrameshmSrc* self) {
+  GstFrameshmSrcState& state = *self->state;
+  const frameshm::ReaderStats stats = state.consumer->stats();
+  const std::uint64_t tornBefore = state.framesTorn.exchange(stats.framesTorn);
+  if (stats.framesTorn > tornBefore)
+    GST_INFO_OBJECT(self, "%" G_GUINT64_FORMAT " torn reads so far", stats.framesTorn);
+  state.framesRead = stats.framesRead;
+  state.framesDropped = stats.framesDropped;
+  state.generations = stats.generations;
+}
+
+}  // namespace
+
+static void gst_frameshm_src_set_property(GObject* object, guint id, const GValue* value, GParamSpec* pspec) {
+  auto* self = GST_FRAMESHM_SRC(object);
+  switch (id) {
+    case PROP_FEED:
+      GST_OBJECT_LOCK(self);
+      g_free(self->feed);
+      self->feed = g_value_dup_string(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_TIMEOUT:
+      GST_OBJECT_LOCK(self);
+      self->timeout = g_value_get_int(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_IS_LIVE:
+      GST_OBJECT_LOCK(self);
+      self->is_live = g_value_get_boolean(value);
+      GST_OBJECT_UNLOCK(self);
+      gst_base_src_set_live(GST_BASE_SRC(self), g_value_get_boolean(value));
+      break;
+    case PROP_ON_END:
+      GST_OBJECT_LOCK(self);
+      self->on_end = static_cast<GstFrameshmSrcOnEnd>(g_value_get_enum(value));
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_ZERO_COPY:
+      GST_OBJECT_LOCK(self);
+      self->zero_copy = g_value_get_boolean(value);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+      break;
+  }
+}
+
+static void gst_frameshm_src_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
+  auto* self = GST_FRAMESHM_SRC(object);
+  const GstFrameshmSrcState& state = *self->state;
+  switch (id) {
+    case PROP_FEED:
+      GST_OBJECT_LOCK(self);
+      g_value_set_string(value, self->feed);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_TIMEOUT:
+      GST_OBJECT_LOCK(self);
+      g_value_set_int(value, self->timeout);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_IS_LIVE:
+      GST_OBJECT_LOCK(self);
+      g_value_set_boolean(value, self->is_live);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_ON_END:
+      GST_OBJECT_LOCK(self);
+      g_value_set_enum(value, self->on_end);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_ZERO_COPY:
+      GST_OBJECT_LOCK(self);
+      g_value_set_boolean(value, self->zero_copy);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_FRAMES_READ:
+      g_value_set_uint64(value, state.framesRead.load());
+      break;
+    case PROP_FRAMES_DROPPED:
+      g_value_set_uint64(value, state.framesDropped.load());
+      break;
+    case PROP_FRAMES_TORN:
+      g_value_set_uint64(value, state.framesTorn.load());
+      break;
+    case PROP_FRAMES_COPIED:
+      g_value_set_uint64(value, state.framesCopied.load());
+      break;
+    case PROP_GENERATIONS:
+      g_value_set_uint64(value, state.generations.load());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+      break;
+  }
+}
+
+static gboolean gst_frameshm_src_start(GstBaseSrc* src) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  GstFrameshmSrcState& state = *self->state;
+  const Settings settings = settingsOf(self);
+  if (settings.feed.empty()) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("No feed name set."),
+                      ("set the 'feed' property, e.g. frameshmsrc feed=cam0"));
+    return FALSE;
+  }
+  if (auto valid = frameshm::validateFeedName(settings.feed); !valid) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", valid.error().message.c_str()),
+                      ("invalid 'feed' property '%s'", settings.feed.c_str()));
+    return FALSE;
+  }
+  state.waitingSinceNs = -1;
+  state.everAttached = false;
+  state.waitForever = false;
+  state.discont = true;
+  state.generation = 0;
+  state.framesRead = state.framesDropped = state.framesTorn = state.framesCopied = state.generations = 0;
+  return TRUE;
+}
+
+static gboolean gst_frameshm_src_stop(GstBaseSrc* src) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  GstFrameshmSrcState& state = *self->state;
+  if (state.consumer) {
+    updateStats(self);
+    GST_DEBUG_OBJECT(self,
+                     "stopped: %" G_GUINT64_FORMAT " read, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT
+                     " torn, %" G_GUINT64_FORMAT " copied",
+                     state.framesRead.load(), state.framesDropped.load(), state.framesTorn.load(),
+                     state.framesCopied.load());
+  }
+  // Wrapped buffers still downstream keep their segment mapped on their own.
+  state.consumer.reset();
+  if (state.pool) {
+    gst_buffer_pool_set_active(state.pool, FALSE);
+    gst_object_unref(state.pool);
+    state.pool = nullptr;
+  }
+  GST_OBJECT_LOCK(self);
+  if (state.caps) gst_caps_unref(state.caps);
+  state.caps = nullptr;
+  GST_OBJECT_UNLOCK(self);
+  return TRUE;
+}
+
+static GstCaps* gst_frameshm_src_get_caps(GstBaseSrc* src, GstCaps* filter) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  GST_OBJECT_LOCK(self);
+  GstCaps* caps = self->state->caps ? gst_caps_ref(self->state->caps) : nullptr;
+  GST_OBJECT_UNLOCK(self);
+  if (!caps) caps = gst_pad_get_pad_template_caps(GST_BASE_SRC_PAD(src));
+  if (filter) {
+    GstCaps* both = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref(caps);
+    caps = both;
+  }
+  return caps;
+}
+
+// Caps are only known once a frame arrived (create); until then there is
+// nothing to negotiate.
+static gboolean gst_frameshm_src_negotiate(GstBaseSrc* src) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  GST_OBJECT_LOCK(self);
+  GstCaps* caps = self->state->caps ? gst_caps_ref(self->state->caps) : nullptr;
+  GST_OBJECT_UNLOCK(self);
+  if (!caps) return TRUE;
+  gboolean ok = gst_pad_peer_query_accept_caps(GST_BASE_SRC_PAD(src), caps);
+  if (ok) ok = gst_base_src_set_caps(src, caps);
+  gst_caps_unref(caps);
+  return ok;
+}
+
+static gboolean gst_frameshm_src_decide_allocation(GstBaseSrc* src, GstQuery* query) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  self->state->downstreamVideoMeta = gst_query_find_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+  return GST_BASE_SRC_CLASS(parent_class)->decide_allocation(src, query);
+}
+
+static gboolean gst_frameshm_src_query(GstBaseSrc* src, GstQuery* query) {
+  auto* self = GST_FRAMESHM_SRC(src);
+  if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
+    const bool live = gst_base_src_is_live(src);
+    // A frame reaches us right after capture; one frame's time covers the
+    // producer's own pipeline and the hop.
+    const GstClockTime frame = self->state->frameDuration;
+    const GstClockTime min = live && GST_CLOCK_TIME_IS_VALID(frame) ? frame : 0;
+    const GstClockTime max = live && GST_CLOCK_TIME_IS_VALID(frame)
+                                 ? frame * std::max<std::uint32_t>(self->state->slots, 2)
+                                 : GST_CLOCK_TIME_NONE;
+    gst_query_set_latency(query, live, min, max);
+    return TRUE;
+  }
+  return GST_BASE_SRC_CLASS(parent_class)->query(src, query);
+}
+
+static gboolean gst_frameshm_src_unlock(GstBaseSrc* src) {
+  GST_FRAMESHM_SRC(src)->state->flushing = true;
+  return TRUE;
+}
+
+static gboolean gst_frameshm_src_unlock_stop(GstBaseSrc* src) {
+  GST_FRAMESHM_SRC(src)->state->flushing = false;
+  return TRUE;
+}
+
+static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) {
+  auto* self = GST_FRAMESHM_SRC(push);
+  GstFrameshmSrcState& state = *self->state;
+  const Settings settings = settingsOf(self);
+
+  for (;;) {
+    if (state.flushing) return GST_FLOW_FLUSHING;
+
+    if (!state.consumer) {
+      auto opened = frameshm::Consumer::open(
+          {.feed = settings.feed, .openTimeout = std::chrono::milliseconds(0), .pin = settings.zeroCopy});
+      if (!opened) {
+        const frameshm::Error& error = opened.error();
+        if (error.code != frameshm::ErrorCode::NotFound && error.code != frameshm::ErrorCode::Timeout) {
+          postConsumerError(self, error);
+          return GST_FLOW_ERROR;
+        }
+        if (waitedTooLong(state, settings)) {
+          postNoProducer(self, state, settings, error.message);
+          return GST_FLOW_ERROR;
+        }
+        g_usleep(std::chrono::duration_cast<std::chrono::microseconds>(kWaitSlice).count());
+        continue;
+      }
+      state.consumer = std::move(*opened);
+      state.pinning = settings.zeroCopy;
+      GST_INFO_OBJECT(self, "attached to feed '%s' (producer pid %u, %s)", settings.feed.c_str(),
+                      state.consumer->producerPid(), frameshm::describe(state.consumer->format()).c_str());
+    }
+
+    auto frame = state.consumer->waitFrame(kWaitSlice);
+    if (!frame) {
+      const frameshm::Error& error = frame.error();
+      switch (error.code) {
+        case frameshm::ErrorCode::Timeout:
+        case frameshm::ErrorCode::NotFound:
+          // Attached: a live producer that is just idle, wait on. Detached:
+          // waiting for the producer to come back, which `timeout` bounds.
+          if (state.consumer->attached() && error.code == frameshm::ErrorCode::Timeout) {
+            state.waitingSinceNs = -1;
+          } else if (waitedTooLong(state, settings)) {
+            postNoProducer(self, state, settings, error.message);
+            return GST_FLOW_ERROR;
+          }
+          continue;
+        case frameshm::ErrorCode::FeedEnded:
+          if (settings.onEnd == GST_FRAMESHM_SRC_ON_END_EOS) {
+            GST_INFO_OBJECT(self, "feed '%s' ended: EOS", settings.feed.c_str());
+            updateStats(self);
+            return GST_FLOW_EOS;
+          }
+          GST_INFO_OBJECT(self, "feed '%s' ended: waiting for its next producer", settings.feed.c_str());
+          state.waitForever = true;
+          state.waitingSinceNs = frameshm::monotonicNs();
+          continue;
+        case frameshm::ErrorCode::ProducerGone:
+          GST_WARNING_OBJECT(self, "%s; waiting up to %s for it to come back", error.message.c_str(),
+                             secondsText(settings.timeout).c_str());
+          state.waitingSinceNs = frameshm::monotonicNs();
+          continue;
+        default:
+          postConsumerError(self, error);
+          return GST_FLOW_ERROR;
+      }
+    }
+
+    state.waitingSinceNs = -1;
+    state.waitForever = false;
+    state.everAttached = true;
+    if (frame->generation() != state.generation || !state.caps) {
+      std::string why;
+      GstCaps* caps = frameshm::gst::capsForFeed(state.consumer->caps(), frame->format(), &why);
+      if (!why.empty()) GST_INFO_OBJECT(self, "caps built from the feed's format: %s", why.c_str());
+      GST_OBJECT_LOCK(self);
+      const bool same = state.caps && gst_caps_is_equal(state.caps, caps);
+      GST_OBJECT_UNLOCK(self);
+      if (same) {
+        gst_caps_unref(caps);
+        state.bufferLayout = frameshm::gst::withLayoutOf(frame->format(), state.info);
+      } else {
+        GST_INFO_OBJECT(self, "generation %" G_GUINT64_FORMAT ": %" GST_PTR_FORMAT, frame->generation(),
+                        static_cast<void*>(caps));
+        if (!renegotiate(self, caps, frame->format())) return GST_FLOW_NOT_NEGOTIATED;
+      }
+      state.generation = frame->generation();
+      state.slots = state.consumer->slotCount();
+      state.discont = true;
+    }
+
+    const frameshm::FrameMeta meta = frame->meta();
+    const std::int64_t publishNs = frame->publishNs();
+    const std::uint64_t number = frame->number();
+    if (frame->droppedBefore() > 0)
+      GST_INFO_OBJECT(self, "%" G_GUINT64_FORMAT " frames dropped before frame %" G_GUINT64_FORMAT,
+                      frame->droppedBefore(), number);
+    GstBuffer* buffer = bufferFor(self, *frame, settings.zeroCopy);
+    updateStats(self);
+    if (!buffer) continue;
+    stampBuffer(self, buffer, meta, publishNs, number, settings.live);
+    *out = buffer;
+    return GST_FLOW_OK;
+  }
+}
+
+static void gst_frameshm_src_finalize(GObject* object) {
+  auto* self = GST_FRAMESHM_SRC(object);
+  g_free(self->feed);
+  delete self->state;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_frameshm_src_class_init(GstFrameshmSrcClass* klass) {
+  GObjectClass* objectClass = G_OBJECT_CLASS(klass);
+  GstElementClass* elementClass = GST_ELEMENT_CLASS(klass);
+  GstBaseSrcClass* baseClass = GST_BASE_SRC_CLASS(klass);
+  GstPushSrcClass* pushClass = GST_PUSH_SRC_CLASS(klass);
+
+  objectClass->set_property = gst_frameshm_src_set_property;
+  objectClass->get_property = gst_frameshm_src_get_property;
+  objectClass->finalize = gst_frameshm_src_finalize;
+
+  const auto rw =
+      static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const auto ro = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      objectClass, PROP_FEED,
+      g_param_spec_string("feed", "Feed", "Name of the feed to read (1..200 of A-Z a-z 0-9 . _ -)", nullptr,
+                          rw));
+  g_object_class_install_property(
+      objectClass, PROP_TIMEOUT,
+      g_param_spec_int(
+          "timeout", "Timeout",
+          "Milliseconds to wait for a missing, dead or restarting producer before failing (-1: forever)", -1,
+          G_MAXINT, DEFAULT_TIMEOUT, rw));
+  g_object_class_install_property(
+      objectClass, PROP_IS_LIVE,
+      g_param_spec_boolean("is-live", "Is live",
+                           "Act as a live source: timestamps are the running time of each frame's capture; "
+                           "otherwise they are the producer's PTS",
+                           DEFAULT_IS_LIVE, rw));
+  g_object_class_install_property(
+      objectClass, PROP_ON_END,
+      g_param_spec_enum("on-end", "On end", "What to do when the producer ends the feed cleanly",
+                        GST_TYPE_FRAMESHM_SRC_ON_END, DEFAULT_ON_END, rw));
+  g_object_class_install_property(
+      objectClass, PROP_ZERO_COPY,
+      g_param_spec_boolean(
+          "zero-copy", "Zero copy",
+          "Pin frames and hand them downstream without a copy while the feed has slots to spare "
+          "(see the element documentation); copy otherwise",
+          DEFAULT_ZERO_COPY, rw));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_READ,
+      g_param_spec_uint64("frames-read", "Frames read", "Frames taken from the feed", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_DROPPED,
+      g_param_spec_uint64("frames-dropped", "Frames dropped",
+                          "Frames the producer published that this reader never saw (it was too slow)", 0,
+                          G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_TORN,
+      g_param_spec_uint64("frames-torn", "Frames torn",
+                          "Reads the producer overwrote while they were read; such frames are discarded", 0,
+                          G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_FRAMES_COPIED,
+      g_param_spec_uint64("frames-copied", "Frames copied", "Frames copied into a buffer instead of wrapped",
+                          0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_GENERATIONS,
+      g_param_spec_uint64(
+          "generations", "Generations",
+          "Generations of the feed attached to (1 + producer restarts and caps changes followed)", 0,
+          G_MAXUINT64, 0, ro));
+
+  GstCaps* caps = frameshm::gst::templateCaps();
+  gst_element_class_add_pad_template(elementClass,
+                                     gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref(caps);
+  gst_element_class_set_static_metadata(elementClass, "frameshm video source", "Source/Video",
+                                        "Reads a frameshm shared-memory feed, with the caps the producer "
+                                        "wrote, following producer restarts and "
+                                        "caps changes",
+                                        "frameshm developers");
+  gst_element_class_add_static_metadata(
+      elementClass, "example", "gst-launch-1.0 frameshmsrc feed=cam0 ! videoconvert ! autovideosink");
+
+  baseClass->start = gst_frameshm_src_start;
+  baseClass->stop = gst_frameshm_src_stop;
+  baseClass->get_caps = gst_frameshm_src_get_caps;
+  baseClass->negotiate = gst_frameshm_src_negotiate;
+  baseClass->decide_allocation = gst_frameshm_src_decide_allocation;
+  baseClass->query = gst_frameshm_src_query;
+  baseClass->unlock = gst_frameshm_src_unlock;
+  baseClass->unlock_stop = gst_frameshm_src_unlock_stop;
+  pushClass->create = gst_frameshm_src_create;
+
+  gst_type_mark_as_plugin_api(GST_TYPE_FRAMESHM_SRC_ON_END, static_cast<GstPluginAPIFlags>(0));
+  GST_DEBUG_CATEGORY_INIT(gst_frameshm_src_debug, "frameshmsrc", 0, "frameshm video source");
+}
+
+static void gst_frameshm_src_init(GstFrameshmSrc* self) {
+  self->feed = nullptr;
+  self->timeout = DEFAULT_TIMEOUT;
+  self->is_live = DEFAULT_IS_LIVE;
+  self->on_end = DEFAULT_ON_END;
+  self->zero_copy = DEFAULT_ZERO_COPY;
+  self->state = new GstFrameshmSrcState();
+  gst_base_src_set_live(GST_BASE_SRC(self), DEFAULT_IS_LIVE);
+  gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
+}

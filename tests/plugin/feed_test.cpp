@@ -1,0 +1,415 @@
+// The plugin against the C++ API and against bad input: frames written by
+// one side are read by the other, producers restart and change format under
+// a running frameshmsrc, and every mistake is an element error.
+#include <gst/app/gstappsrc.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frameshm/clock.hpp"
+#include "frameshm/consumer.hpp"
+#include "frameshm/producer.hpp"
+#include "frameshm/stamp.hpp"
+#include "gst_test_support.hpp"
+#include "gstframeshmformat.h"
+#include "test_support.hpp"
+
+using frameshm::test::FeedGuard;
+using frameshm::test::FrameTap;
+using frameshm::test::Pipeline;
+using frameshm::test::uniqueFeed;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Publishes `count` stamped frames (-1: until killed), one every `interval`,
+// with PTS and duration. False if the producer failed (safe in a child process).
+bool publishStamped(frameshm::Producer& producer, int count, std::chrono::milliseconds interval) {
+  for (int i = 0; count < 0 || i < count; ++i) {
+    auto slot = producer.acquire();
+    if (!slot) return false;
+    std::memset(slot->data().data(), i * 13, slot->data().size());
+    frameshm::writeStamp(slot->data(), slot->frameNumber());
+    const std::int64_t pts = std::int64_t{i} * interval.count() * 1'000'000;
+    if (!producer.publish(std::move(*slot), {.pts = pts, .duration = interval.count() * 1'000'000}))
+      return false;
+    std::this_thread::sleep_for(interval);
+  }
+  return true;
+}
+
+// A child process body: a producer of `count` stamped frames of each format in turn
+// (a new generation of the feed for each after the first), -1 count: until killed.
+int stampedProducerMain(const std::string& feed, const std::vector<frameshm::FrameFormat>& formats,
+                        int count) {
+  auto producer = frameshm::Producer::create({.feed = feed, .format = formats.front()});
+  if (!producer) return 4;
+  for (std::size_t f = 0; f < formats.size(); ++f) {
+    if (f > 0 && !producer->reconfigure(formats[f])) return 5;
+    if (!publishStamped(*producer, count, 10ms)) return 6;
+  }
+  return 0;
+}
+
+frameshm::FrameFormat formatOf(frameshm::PixelFormat pixelFormat, std::uint32_t width, std::uint32_t height) {
+  auto format = frameshm::makeFormat(pixelFormat, width, height, {100, 1});
+  REQUIRE(format);
+  return *format;
+}
+
+bool stampOk(const frameshm::test::TappedFrame& frame) {
+  return frameshm::checkStamp(std::span<const std::byte>(frame.head)) == frameshm::StampCheck::Ok;
+}
+
+std::string sizeOf(const frameshm::test::TappedFrame& frame) {
+  return frame.format + " " + std::to_string(frame.width) + "x" + std::to_string(frame.height);
+}
+
+void requireElementError(const frameshm::test::PipelineEnd& end, const std::string& element, GQuark domain,
+                         int code, const std::string& mentions) {
+  INFO("error from '" << end.errorSource << "': " << end.errorMessage << " / " << end.errorDebug);
+  REQUIRE(end.error);
+  CHECK(end.errorSource == element);
+  CHECK(end.errorDomain == domain);
+  CHECK(end.errorCode == code);
+  CHECK_THAT(end.errorMessage, Catch::Contains(mentions));
+}
+
+}  // namespace
+
+TEST_CASE("frames written by frameshmsink are read by the C++ API with their caps and PTS and capture time") {
+  const std::string feed = uniqueFeed("tocpp");
+  FeedGuard guard(feed);
+  auto out = Pipeline::launch(
+      "videotestsrc is-live=true pattern=smpte num-buffers=40 ! "
+      "video/x-raw,format=NV12,width=321,height=241,framerate=30/1 ! identity name=tap ! "
+      "frameshmsink name=sink feed=" +
+      feed);
+  FrameTap written(out.element("tap"));
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+
+  auto consumer = frameshm::Consumer::open({.feed = feed, .openTimeout = 10s});
+  REQUIRE(consumer);
+  GstCaps* caps = gst_caps_from_string(consumer->caps().c_str());
+  REQUIRE(caps);
+  GstVideoInfo info;
+  REQUIRE(gst_video_info_from_caps(&info, caps));
+  CHECK(GST_VIDEO_INFO_FORMAT(&info) == GST_VIDEO_FORMAT_NV12);
+  CHECK(GST_VIDEO_INFO_WIDTH(&info) == 321);
+  CHECK(GST_VIDEO_INFO_FPS_N(&info) == 30);
+  CHECK(consumer->format() == *frameshm::gst::formatFromInfo(info));
+
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> read;  // pts, checksum
+  std::int64_t lastPts = -1;
+  for (;;) {
+    auto frame = consumer->waitFrame(10s);
+    if (!frame) {
+      REQUIRE(frame.error().code == frameshm::ErrorCode::FeedEnded);
+      break;
+    }
+    const frameshm::FrameMeta& meta = frame->meta();
+    CHECK(meta.pts > lastPts);
+    lastPts = meta.pts;
+    CHECK(meta.duration >= 33'333'333);  // videotestsrc rounds each frame's end time
+    CHECK(meta.duration <= 33'333'334);
+    CHECK((meta.flags & frameshm::kFlagKeyFrame) != 0);
+    CHECK(meta.captureNs <= frame->publishNs());
+    CHECK(meta.captureNs > frameshm::monotonicNs() - 10'000'000'000);
+    GstBuffer* buffer =
+        gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, const_cast<std::byte*>(frame->data().data()),
+                                    frame->data().size(), 0, frame->data().size(), nullptr, nullptr);
+    GstVideoFrame video;
+    REQUIRE(gst_video_frame_map(&video, &info, buffer, GST_MAP_READ));
+    const std::uint64_t sum = frameshm::test::pixelChecksum(video);
+    gst_video_frame_unmap(&video);
+    gst_buffer_unref(buffer);
+    if (frame->intact()) read.emplace_back(meta.pts, sum);
+  }
+  gst_caps_unref(caps);
+  REQUIRE(out.waitEnd(20s).eos);
+
+  std::map<std::uint64_t, std::uint64_t> sent;
+  for (const auto& frame : written.frames()) sent[frame.pts] = frame.checksum;
+  REQUIRE(read.size() >= 20);
+  for (const auto& [pts, sum] : read) {
+    INFO("pts " << pts);
+    REQUIRE(sent.count(pts) == 1);
+    CHECK(sent[pts] == sum);
+  }
+}
+
+TEST_CASE("frames written by the C++ API are read by frameshmsrc with caps built from the format") {
+  const std::string feed = uniqueFeed("fromcpp");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, 97, 31, {100, 1});
+  REQUIRE(format);
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+  REQUIRE(producer);
+
+  auto in = Pipeline::launch("frameshmsrc name=src feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"), format->frameSize);
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  std::this_thread::sleep_for(300ms);  // the source attaches before the first frame
+  REQUIRE(publishStamped(*producer, 40, 10ms));
+  producer->end();
+  const auto end = in.waitEnd(20s);
+  INFO(end.errorMessage << " / " << end.errorDebug);
+  REQUIRE(end.eos);
+
+  const auto frames = read.frames();
+  REQUIRE(frames.size() >= 20);
+  GstClockTime lastPts = 0;
+  for (const auto& frame : frames) {
+    CHECK(sizeOf(frame) == "GRAY8 97x31");
+    CHECK(stampOk(frame));
+    // Live: the running time at capture, increasing.
+    REQUIRE(GST_CLOCK_TIME_IS_VALID(frame.pts));
+    CHECK(frame.pts >= lastPts);
+    lastPts = frame.pts;
+  }
+  GstPad* pad = gst_element_get_static_pad(in.element("src"), "src");
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  gst_object_unref(pad);
+  REQUIRE(caps);
+  gint fpsN = 0, fpsD = 0;
+  CHECK(gst_structure_get_fraction(gst_caps_get_structure(caps, 0), "framerate", &fpsN, &fpsD));
+  CHECK(fpsN == 100);
+  gst_caps_unref(caps);
+}
+
+TEST_CASE("frameshmsrc uses the caps string the producer wrote") {
+  const std::string feed = uniqueFeed("capsstr");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Rgba, 16, 16, {10, 1});
+  REQUIRE(format);
+  auto producer = frameshm::Producer::create(
+      {.feed = feed,
+       .format = *format,
+       .caps = "video/x-raw, format=(string)RGBA, width=(int)16, height=(int)16, framerate=(fraction)10/1, "
+               "pixel-aspect-ratio=(fraction)3/2"});
+  REQUIRE(producer);
+  auto in = Pipeline::launch("frameshmsrc name=src num-buffers=3 feed=" + feed + " ! fakesink");
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  std::thread writer([&] { (void)publishStamped(*producer, 30, 20ms); });
+  const auto end = in.waitEnd(20s);
+  writer.join();
+  REQUIRE(end.eos);
+  GstPad* pad = gst_element_get_static_pad(in.element("src"), "src");
+  GstCaps* caps = gst_pad_get_current_caps(pad);
+  gst_object_unref(pad);
+  REQUIRE(caps);
+  gint parN = 0, parD = 0;
+  CHECK(gst_structure_get_fraction(gst_caps_get_structure(caps, 0), "pixel-aspect-ratio", &parN, &parD));
+  CHECK(parN == 3);
+  CHECK(parD == 2);
+  gst_caps_unref(caps);
+}
+
+TEST_CASE("frameshmsrc follows a producer that is killed and restarted and one that changes format") {
+  const std::string feed = uniqueFeed("restart");
+  FeedGuard guard(feed);
+  const auto gray = formatOf(frameshm::PixelFormat::Gray8, 320, 240);
+  auto first = frameshm::test::Child::fork([&] { return stampedProducerMain(feed, {gray}, -1); });
+
+  auto in =
+      Pipeline::launch("frameshmsrc name=src timeout=10000 feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"), 320 * 240 * 3);
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 200 && read.count() < 10; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(read.count() >= 10);
+  first.kill(SIGKILL);
+  REQUIRE(first.wait(5s) == 128 + SIGKILL);
+  std::this_thread::sleep_for(500ms);  // the reader notices the death before the restart
+
+  const std::vector<frameshm::FrameFormat> formats{formatOf(frameshm::PixelFormat::Bgr, 160, 120),
+                                                   formatOf(frameshm::PixelFormat::I420, 100, 50)};
+  auto second = frameshm::test::Child::fork([&] { return stampedProducerMain(feed, formats, 30); });
+  REQUIRE(second.wait(30s) == 0);
+  const auto end = in.waitEnd(20s);
+  INFO(end.errorMessage << " / " << end.errorDebug);
+  REQUIRE(end.eos);
+
+  std::set<std::string> sizes;
+  for (const auto& frame : read.frames()) {
+    sizes.insert(sizeOf(frame));
+    CHECK(stampOk(frame));
+  }
+  CHECK(sizes == std::set<std::string>{"GRAY8 320x240", "BGR 160x120", "I420 100x50"});
+  guint64 generations = 0;
+  g_object_get(in.element("src"), "generations", &generations, nullptr);
+  CHECK(generations >= 3);
+}
+
+TEST_CASE("with on-end=wait frameshmsrc waits through a clean end for the next producer") {
+  const std::string feed = uniqueFeed("onend");
+  FeedGuard guard(feed);
+  auto in = Pipeline::launch("frameshmsrc on-end=wait feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  for (const std::uint32_t width : {40u, 80u}) {
+    auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, width, 8, {50, 1});
+    auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+    REQUIRE(producer);
+    std::this_thread::sleep_for(300ms);
+    REQUIRE(publishStamped(*producer, 15, 20ms));
+    producer->end();
+    std::this_thread::sleep_for(300ms);
+  }
+  // Still running: no EOS, no error.
+  const auto end = in.waitEnd(500ms);
+  CHECK(end.timedOut);
+  std::set<std::string> sizes;
+  for (const auto& frame : read.frames()) sizes.insert(sizeOf(frame));
+  CHECK(sizes == std::set<std::string>{"GRAY8 40x8", "GRAY8 80x8"});
+}
+
+TEST_CASE("an invalid or missing feed name is an element error and not a crash") {
+  for (const std::string element : {"frameshmsink", "frameshmsrc"}) {
+    for (const std::string& feed :
+         {std::string(" feed=bad/name"), std::string(" feed=\"\""), std::string()}) {
+      INFO(element << feed);
+      const std::string description = element == "frameshmsink"
+                                          ? "videotestsrc num-buffers=1 ! frameshmsink name=e" + feed
+                                          : "frameshmsrc name=e" + feed + " ! fakesink";
+      auto pipeline = Pipeline::launch(description);
+      CHECK(pipeline.play() == GST_STATE_CHANGE_FAILURE);
+      requireElementError(pipeline.waitEnd(5s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+                          feed.empty() || feed == " feed=\"\"" ? "No feed name" : "feed");
+    }
+  }
+}
+
+TEST_CASE("no producer within timeout is an element error naming the feed") {
+  const std::string feed = uniqueFeed("nobody");
+  auto pipeline = Pipeline::launch("frameshmsrc name=e timeout=300 feed=" + feed + " ! fakesink");
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  requireElementError(pipeline.waitEnd(10s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, feed);
+  CHECK_FALSE(frameshm::test::segmentExists(feed));
+}
+
+TEST_CASE("caps frameshm cannot carry fail negotiation with the reason and leave nothing behind") {
+  const std::string feed = uniqueFeed("badcaps");
+  FeedGuard guard(feed);
+  frameshm::test::initGst();
+  {
+    // Linked at parse time: refused there, naming the caps.
+    GError* error = nullptr;
+    GstElement* pipeline = gst_parse_launch(
+        ("videotestsrc ! video/x-raw,format=I422_10LE ! frameshmsink feed=" + feed).c_str(), &error);
+    REQUIRE(error);
+    CHECK_THAT(error->message, Catch::Contains("can't handle caps") && Catch::Contains("I422_10LE"));
+    g_error_free(error);
+    if (pipeline) gst_object_unref(pipeline);
+  }
+  // Offered at run time: not-negotiated.
+  auto pipeline = Pipeline::launch(
+      "appsrc name=app format=time caps=video/x-raw,format=I422_10LE,width=64,height=64,"
+      "framerate=30/1 ! frameshmsink feed=" +
+      feed);
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, 64 * 64 * 4, nullptr);
+  GST_BUFFER_PTS(buffer) = 0;
+  gst_app_src_push_buffer(GST_APP_SRC(pipeline.element("app")), buffer);
+  const auto end = pipeline.waitEnd(10s);
+  INFO(end.errorMessage << " / " << end.errorDebug);
+  REQUIRE(end.error);
+  CHECK(end.errorDomain == GST_STREAM_ERROR);
+  CHECK_THAT(end.errorDebug, Catch::Contains("not-negotiated"));
+  CHECK_FALSE(frameshm::test::segmentExists(feed));
+}
+
+TEST_CASE("downstream refusing the feed's caps is a negotiation error from frameshmsrc") {
+  const std::string feed = uniqueFeed("refuse");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, 32, 32, {30, 1});
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+  REQUIRE(producer);
+  auto pipeline =
+      Pipeline::launch("frameshmsrc name=e feed=" + feed + " ! video/x-raw,format=RGB ! fakesink");
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done) {
+      (void)producer->write(std::vector<std::byte>(format->frameSize), {});
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  const auto end = pipeline.waitEnd(10s);
+  done = true;
+  writer.join();
+  requireElementError(end, "e", GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "caps");
+}
+
+TEST_CASE(
+    "a second frameshmsink on a live feed is refused but replace=true takes it over and readers follow") {
+  const std::string feed = uniqueFeed("takeover");
+  FeedGuard guard(feed);
+  const std::string source =
+      "videotestsrc is-live=true ! video/x-raw,format=GRAY8,width=64,height=48,framerate=30/1 ! ";
+  auto first = Pipeline::launch(source + "frameshmsink name=e feed=" + feed);
+  REQUIRE(first.play() != GST_STATE_CHANGE_FAILURE);
+  auto in = Pipeline::launch("frameshmsrc feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 100 && read.count() < 5; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(read.count() >= 5);
+
+  auto second = Pipeline::launch(source + "frameshmsink name=e feed=" + feed);
+  second.play();
+  requireElementError(second.waitEnd(10s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY,
+                      "already produced by");
+  second.stop();
+
+  auto third = Pipeline::launch(
+      "videotestsrc is-live=true ! video/x-raw,format=GRAY8,width=32,height=24,framerate=30/1 ! "
+      "frameshmsink name=e replace=true feed=" +
+      feed);
+  REQUIRE(third.play() != GST_STATE_CHANGE_FAILURE);
+  // The replaced sink learns it lost the feed at its next frame.
+  requireElementError(first.waitEnd(10s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_BUSY, "taken over");
+  bool followed = false;
+  for (int i = 0; i < 100 && !followed; ++i) {
+    std::this_thread::sleep_for(50ms);
+    for (const auto& frame : read.frames()) followed = followed || sizeOf(frame) == "GRAY8 32x24";
+  }
+  CHECK(followed);
+  CHECK(in.waitEnd(100ms).timedOut);
+}
+
+TEST_CASE("the pipeline goes to NULL promptly while frameshmsrc waits for a producer") {
+  const std::string feed = uniqueFeed("unlock");
+  auto pipeline = Pipeline::launch("frameshmsrc timeout=-1 feed=" + feed + " ! fakesink");
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  std::this_thread::sleep_for(300ms);
+  const auto before = std::chrono::steady_clock::now();
+  pipeline.stop();
+  CHECK(std::chrono::steady_clock::now() - before < 5s);
+}
+
+TEST_CASE("frameshmsink mode=0660 makes the segment group-readable") {
+  const std::string feed = uniqueFeed("mode");
+  FeedGuard guard(feed);
+  auto pipeline = Pipeline::launch(
+      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink mode=0660 feed=" + feed);
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  bool exists = false;
+  for (int i = 0; i < 100 && !exists; ++i) {
+    std::this_thread::sleep_for(50ms);
+    exists = frameshm::test::segmentExists(feed);
+  }
+  REQUIRE(exists);
+  struct stat st {};
+  REQUIRE(stat(("/dev/shm/frameshm." + feed).c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0660);
+  pipeline.stop();
+  CHECK_FALSE(frameshm::test::segmentExists(feed));
+}
