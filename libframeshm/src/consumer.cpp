@@ -19,7 +19,6 @@ namespace frameshm {
 namespace detail {
 
 using layout::FeedState;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -47,6 +46,8 @@ std::uint64_t randomToken() {
 timespec toTimespec(std::int64_t ns) {
   return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
 }
+
+std::int64_t toNs(std::chrono::nanoseconds d) { return d.count(); }
 
 std::string seconds(std::chrono::milliseconds ms) {
   char text[32];
@@ -221,8 +222,8 @@ struct ConsumerState {
   std::uint64_t rateWindowFrames = 0;
   double rateHz = 0;
 
-  // Waits until `deadline` (steady clock) for the feed to be attachable.
-  Result<void> attach(Clock::time_point deadline, bool waitForever, std::chrono::milliseconds waited) {
+  // Waits until `deadlineNs` (CLOCK_MONOTONIC) for the feed to be attachable.
+  Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited) {
     for (;;) {
       auto attached = tryAttach(options.feed, counters);
       if (attached) {
@@ -234,7 +235,7 @@ struct ConsumerState {
         return {};
       }
       if (!attached.error().retry) return std::unexpected(attached.error().error);
-      if (!waitForever && Clock::now() >= deadline) {
+      if (!waitForever && monotonicNs() >= deadlineNs) {
         Error error = std::move(attached.error().error);
         if (error.code == ErrorCode::NotFound && waited.count() > 0)
           return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) + " did not appear within " +
@@ -391,12 +392,11 @@ struct ConsumerState {
   }
 
   Result<Frame> next(std::chrono::microseconds timeout, bool blocking) {
-    const Clock::time_point deadline = Clock::now() + timeout;
-    const std::int64_t deadlineNs = monotonicNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+    const std::int64_t deadlineNs = monotonicNs() + toNs(timeout);
     bool spun = false;
     for (;;) {
       if (!current) {
-        if (auto ok = attach(deadline, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+        if (auto ok = attach(deadlineNs, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
             !ok)
           return std::unexpected(ok.error());
       }
@@ -419,7 +419,7 @@ struct ConsumerState {
         return fail(ErrorCode::Timeout, "no frame on feed " + quoted(options.feed) + " within the timeout");
       }
 
-      const std::int64_t spinNs = std::chrono::duration_cast<std::chrono::nanoseconds>(options.spin).count();
+      const std::int64_t spinNs = toNs(options.spin);
       if (spinNs > 0 && !spun && intervalNs > 0) {
         // Sleep until just before the next frame is due, then spin through its arrival.
         spun = true;
@@ -512,8 +512,8 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   auto state = std::make_unique<ConsumerState>();
   state->options = std::move(options);
   const bool forever = state->options.openTimeout.count() < 0;
-  const auto deadline = detail::Clock::now() + (forever ? std::chrono::milliseconds(0) : state->options.openTimeout);
-  if (auto ok = state->attach(deadline, forever, state->options.openTimeout); !ok)
+  const std::int64_t deadlineNs = monotonicNs() + (forever ? 0 : detail::toNs(state->options.openTimeout));
+  if (auto ok = state->attach(deadlineNs, forever, state->options.openTimeout); !ok)
     return std::unexpected(ok.error());
   return Consumer(std::move(state));
 }
@@ -523,10 +523,10 @@ Result<Frame> Consumer::waitFrame(std::chrono::microseconds timeout) { return st
 Result<Frame> Consumer::tryFrame() { return state_->next(std::chrono::microseconds(0), false); }
 
 Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::microseconds timeout) {
-  const auto deadline = detail::Clock::now() + timeout;
+  const std::int64_t deadlineNs = monotonicNs() + detail::toNs(timeout);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - detail::Clock::now());
-    auto frame = state_->next(std::max(left, std::chrono::microseconds(0)), true);
+    const auto left = std::chrono::nanoseconds(std::max<std::int64_t>(deadlineNs - monotonicNs(), 0));
+    auto frame = state_->next(std::chrono::duration_cast<std::chrono::microseconds>(left), true);
     if (!frame) return std::unexpected(frame.error());
     if (out.size() < frame->data().size())
       return fail(ErrorCode::InvalidArgument, "buffer of " + std::to_string(out.size()) +

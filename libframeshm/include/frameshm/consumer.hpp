@@ -129,8 +129,11 @@ class Consumer {
   ~Consumer();
 
   // The next frame newer than the last one returned, waiting up to `timeout`.
-  // Errors: Timeout; FeedEnded or ProducerGone (once; the next call waits for
-  // a new producer); Corrupt; the errors of open() while re-attaching.
+  // A feed superseded by a new producer is followed within the call.
+  // Errors: Timeout; FeedEnded or ProducerGone when the attached feed ends or
+  // its producer dies (then the consumer detaches, and later calls wait for a
+  // new producer, failing with Timeout, or ProducerGone while only the dead
+  // one's segment is there); Corrupt (also detaches); the errors of open().
   [[nodiscard]] Result<Frame> waitFrame(std::chrono::microseconds timeout);
   // The newest frame if there is one newer than the last returned, at once.
   // Errors: NoFrame, and as waitFrame.
