@@ -1,0 +1,352 @@
+// frameshm-producer: publishes a test pattern, a camera, a video file or a
+// GStreamer pipeline as a frameshm feed.
+//
+//   frameshm-producer --feed cam0                          # moving test pattern, BGR 640x480 @30
+//   frameshm-producer --feed cam0 --source camera:0 --width 1280 --height 720
+//   frameshm-producer --feed clip --source file:clip.avi --loop --format I420
+//
+// Exit codes: 0 when the feed ended as asked (--frames reached, end of file,
+// SIGINT/SIGTERM), 1 when it ended on a failure while running (camera lost,
+// feed taken over), 2 for bad input or a source or feed that cannot be set up,
+// in which case nothing is left in /dev/shm.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "capture.hpp"
+#include "frameshm/clock.hpp"
+#include "frameshm/format.hpp"
+#include "frameshm/opencv.hpp"
+#include "frameshm/producer.hpp"
+#include "frameshm/segment.hpp"
+#include "frameshm/stamp.hpp"
+#include "pattern.hpp"
+#include "program_support.hpp"
+
+namespace {
+
+using namespace frameshm;
+using frameshm::programs::kExitOk;
+using frameshm::programs::kExitRuntime;
+
+struct Options {
+  std::string feed = "cam0";
+  std::string source = "pattern";
+  std::string format = "BGR";
+  int width = 640;
+  int height = 480;
+  double fps = 30;
+  bool fpsGiven = false;
+  bool sizeGiven = false;
+  std::uint64_t frames = 0;
+  std::uint32_t slots = 3;
+  std::string mode = "0600";
+  bool replace = false;
+  bool loop = false;
+  bool still = false;
+};
+
+int usageError(const std::string& message) {
+  return programs::usageError("frameshm-producer", message);
+}
+
+// 30 -> 30/1, 29.97 -> 29970/1000, 0 -> 0/1 ("variable").
+Rate toRate(double fps) {
+  if (fps <= 0) return {0, 1};
+  if (std::abs(fps - std::round(fps)) < 1e-6) return {static_cast<std::uint32_t>(std::lround(fps)), 1};
+  return {static_cast<std::uint32_t>(std::lround(fps * 1000)), 1000};
+}
+
+std::string capsFor(const FrameFormat& format) {
+  return "video/x-raw,format=" + std::string(toString(format.pixelFormat)) +
+         ",width=" + std::to_string(format.width) + ",height=" + std::to_string(format.height) +
+         ",framerate=" + std::to_string(format.rate.num) + "/" + std::to_string(format.rate.den);
+}
+
+// Keeps frames on a fixed schedule and counts the ticks missed when the
+// source or the machine was late (those frames are skipped, not queued).
+class Pacer {
+ public:
+  explicit Pacer(double fps)
+      : interval_(fps > 0 ? std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / fps))
+                          : std::chrono::nanoseconds(0)) {}
+
+  // Sleeps until the next frame is due. Returns how many ticks were missed.
+  std::uint64_t wait() {
+    if (interval_.count() == 0) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+      started_ = true;
+      next_ = now + interval_;
+      return 0;
+    }
+    std::uint64_t missed = 0;
+    if (now > next_ + interval_) {
+      missed = static_cast<std::uint64_t>((now - next_) / interval_);
+      next_ += interval_ * static_cast<std::int64_t>(missed);
+    }
+    // A signal cuts the sleep short (no SA_RESTART); the main loop then stops.
+    while (std::chrono::steady_clock::now() < next_ && !programs::stopRequested())
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(next_ - std::chrono::steady_clock::now(),
+                                                                     std::chrono::milliseconds(50)));
+    next_ += interval_;
+    return missed;
+  }
+
+ private:
+  std::chrono::nanoseconds interval_;
+  std::chrono::steady_clock::time_point next_{};
+  bool started_ = false;
+};
+
+// Fills a slot from the pattern or from a capture source.
+class FrameFiller {
+ public:
+  FrameFiller(const Options& options, const FrameFormat& format,
+              std::optional<producer::CaptureSource> capture)
+      : options_(options), format_(format), capture_(std::move(capture)) {
+    // BGR, BGRA and BGRx are drawn straight into the slot; other formats are
+    // drawn in BGR once and converted into the slot.
+    const PixelFormat pf = format.pixelFormat;
+    directType_ = pf == PixelFormat::Bgr                                 ? CV_8UC3
+                  : (pf == PixelFormat::Bgra || pf == PixelFormat::Bgrx) ? CV_8UC4
+                                                                         : -1;
+    if (!capture_)
+      pattern_.emplace(options.feed, static_cast<int>(format.width), static_cast<int>(format.height),
+                       directType_ == -1 ? CV_8UC3 : directType_);
+  }
+
+  enum class Outcome { Filled, SourceEnded, SourceLost };
+
+  Outcome fill(WriteSlot& slot, std::chrono::nanoseconds elapsed) {
+    cv::Mat target = opencv::view(slot, format_);
+    if (pattern_) {
+      const std::uint64_t number = options_.still ? 0 : slot.frameNumber();
+      const auto at = options_.still ? std::chrono::nanoseconds(0) : elapsed;
+      if (directType_ != -1) {
+        pattern_->draw(target, number, at);
+      } else {
+        bgr_.create(static_cast<int>(format_.height), static_cast<int>(format_.width), CV_8UC3);
+        pattern_->draw(bgr_, number, at);
+        convert(bgr_, slot);
+      }
+      // The stamp goes in last: its checksum covers the finished pixels.
+      writeStamp(slot.data(), slot.frameNumber());
+      return Outcome::Filled;
+    }
+    return fillFromCapture(slot, target);
+  }
+
+  // Catches up with a late schedule: a file skips the frames that are due.
+  void skip(std::uint64_t frames) {
+    if (capture_ && capture_->kind() == producer::CaptureSource::Kind::File)
+      for (std::uint64_t i = 0; i < frames; ++i) capture_->skip();
+  }
+
+  [[nodiscard]] std::uint32_t flags() const noexcept {
+    return pattern_ ? kFlagPattern | kFlagKeyFrame : kFlagKeyFrame;
+  }
+
+ private:
+  Outcome fillFromCapture(WriteSlot& slot, cv::Mat& target) {
+    // For BGR at the feed's size, the capture decodes straight into the slot.
+    cv::Mat& into = format_.pixelFormat == PixelFormat::Bgr ? target : bgr_;
+    const auto* slotData = target.data;
+    if (!capture_->read(into)) {
+      if (capture_->kind() == producer::CaptureSource::Kind::File && options_.loop && capture_->rewind() &&
+          capture_->read(into)) {
+        ++loops_;
+      } else {
+        return capture_->kind() == producer::CaptureSource::Kind::File ? Outcome::SourceEnded
+                                                                       : Outcome::SourceLost;
+      }
+    }
+    const cv::Size feedSize(static_cast<int>(format_.width), static_cast<int>(format_.height));
+    if (into.size() != feedSize) {
+      cv::resize(into, resized_, feedSize, 0, 0, cv::INTER_AREA);
+      convert(resized_, slot);
+    } else if (into.data != slotData) {
+      convert(into, slot);
+    }
+    return Outcome::Filled;
+  }
+
+  void convert(const cv::Mat& bgr, WriteSlot& slot) {
+    // Cannot fail: bgr has the feed's size and type by construction.
+    [[maybe_unused]] const bool converted = opencv::fromBgr(bgr, format_, slot, scratch_);
+  }
+
+  const Options& options_;
+  FrameFormat format_;
+  std::optional<producer::CaptureSource> capture_;
+  std::optional<producer::Pattern> pattern_;
+  int directType_ = -1;
+  cv::Mat bgr_, resized_, scratch_;
+  std::uint64_t loops_ = 0;
+};
+
+int run(const Options& options) {
+  if (auto valid = validateFeedName(options.feed); !valid) return usageError(valid.error().message);
+  const auto pixelFormat = parsePixelFormat(options.format);
+  if (!pixelFormat) {
+    std::string names;
+    for (PixelFormat f : allPixelFormats()) names += (names.empty() ? "" : ", ") + std::string(toString(f));
+    return usageError("unsupported format '" + options.format + "' (use one of " + names + ")");
+  }
+  mode_t mode = 0;
+  try {
+    std::size_t used = 0;
+    mode = static_cast<mode_t>(std::stoul(options.mode, &used, 8));
+    if (used != options.mode.size() || mode > 0777) throw std::invalid_argument(options.mode);
+  } catch (const std::exception&) {
+    return usageError("--mode '" + options.mode + "' is not octal permissions such as 0600 or 0660");
+  }
+  if (options.width <= 0 || options.height <= 0) return usageError("--width and --height must be positive");
+  if (options.fps < 0) return usageError("--fps must be 0 (as fast as possible) or more");
+
+  std::optional<producer::CaptureSource> capture;
+  double fps = options.fps;
+  int width = options.width, height = options.height;
+  if (options.source != "pattern") {
+    producer::CaptureRequest request;
+    if (options.sizeGiven) request.width = options.width, request.height = options.height;
+    if (options.fpsGiven) request.fps = options.fps;
+    auto opened = producer::CaptureSource::open(options.source, request);
+    if (!opened) return usageError(opened.error().message);
+    capture.emplace(std::move(*opened));
+    std::fprintf(stderr, "frameshm-producer: %s\n", capture->description().c_str());
+    // A camera gives its own size; a file or pipeline is scaled only if asked.
+    if (capture->kind() == producer::CaptureSource::Kind::Camera || !options.sizeGiven)
+      width = capture->frameSize().width, height = capture->frameSize().height;
+    // A camera paces itself; a file plays at its own rate unless --fps says otherwise.
+    if (!options.fpsGiven) fps = capture->kind() == producer::CaptureSource::Kind::File ? capture->fps() : 0;
+  }
+
+  auto format =
+      makeFormat(*pixelFormat, static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height),
+                 toRate(fps > 0   ? fps
+                        : capture ? capture->fps()
+                                  : 0));
+  if (!format) return usageError(format.error().message);
+  auto producer = Producer::create({.feed = options.feed,
+                                    .format = *format,
+                                    .slots = options.slots,
+                                    .mode = mode,
+                                    .replace = options.replace,
+                                    .caps = capsFor(*format)});
+  if (!producer) return usageError(producer.error().message);
+  programs::installStopHandlers();
+  std::fprintf(stderr, "frameshm-producer: feed '%s': %s from %s, %u slots\n", options.feed.c_str(),
+               describe(*format).c_str(), capture ? capture->description().c_str() : "the test pattern",
+               producer->slotCount());
+
+  FrameFiller filler(options, *format, std::move(capture));
+  Pacer pacer(fps);
+  programs::StatusLine status;
+  const auto start = std::chrono::steady_clock::now();
+  std::uint64_t frames = 0, late = 0;
+  int exitCode = kExitOk;
+  std::string ending = "stopped";
+  while (options.frames == 0 || frames < options.frames) {
+    const std::uint64_t missed = pacer.wait();
+    if (programs::stopRequested()) break;
+    late += missed;
+    filler.skip(missed);
+    auto slot = producer->acquire();
+    if (!slot) {
+      status.finish();
+      std::fprintf(stderr, "frameshm-producer: %s\n", slot.error().message.c_str());
+      exitCode = kExitRuntime;
+      ending = "failed";
+      break;
+    }
+    const std::int64_t captureStart = monotonicNs();
+    const auto outcome = filler.fill(*slot, std::chrono::steady_clock::now() - start);
+    if (outcome != FrameFiller::Outcome::Filled) {
+      status.finish();
+      if (outcome == FrameFiller::Outcome::SourceEnded) {
+        ending = "reached the end of the file";
+      } else {
+        std::fprintf(stderr, "frameshm-producer: the camera stopped delivering frames (unplugged?)\n");
+        ending = "lost its source";
+        exitCode = kExitRuntime;
+      }
+      break;
+    }
+    // A capture's frame exists once read; the pattern's once drawing began.
+    const std::int64_t captureNs = options.source == "pattern" ? captureStart : monotonicNs();
+    auto published = producer->publish(std::move(*slot), {.captureNs = captureNs, .flags = filler.flags()});
+    if (!published) {
+      status.finish();
+      std::fprintf(stderr, "frameshm-producer: %s\n", published.error().message.c_str());
+      exitCode = kExitRuntime;
+      ending = "failed";
+      break;
+    }
+    ++frames;
+    if (status.due()) {
+      char text[200];
+      std::snprintf(text, sizeof text, "%s %s | %.1f fps | %llu frames | %u readers | %llu late",
+                    options.feed.c_str(), describe(*format).c_str(), producer->frameRate(),
+                    static_cast<unsigned long long>(frames), producer->readerCount(),
+                    static_cast<unsigned long long>(late));
+      status.show(text);
+    }
+  }
+  if (options.frames != 0 && frames == options.frames) ending = "sent its frames";
+  if (programs::stopSignal() != 0)
+    ending = programs::stopSignal() == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM";
+  const std::uint32_t readers = producer->readerCount();
+  producer->end();
+  status.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(
+      stderr,
+      "frameshm-producer: feed '%s' %s: %llu frames in %.1f s (%.1f fps), %llu late, %u readers at the end\n",
+      options.feed.c_str(), ending.c_str(), static_cast<unsigned long long>(frames), seconds,
+      seconds > 0 ? static_cast<double>(frames) / seconds : 0.0, static_cast<unsigned long long>(late),
+      readers);
+  return exitCode;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"Publishes a test pattern, camera, video file or GStreamer pipeline as a frameshm feed.",
+               "frameshm-producer"};
+  app.add_option("--feed", options.feed, "Feed name, 1..200 of [A-Za-z0-9._-]")->capture_default_str();
+  app.add_option("--source", options.source,
+                 "pattern | camera:N | /dev/videoN | file:PATH | gst:PIPELINE (ending in appsink)")
+      ->capture_default_str();
+  app.add_option("--format", options.format, "Pixel format: GRAY8 RGB BGR RGBA BGRA BGRx I420 NV12 YUY2 UYVY")
+      ->capture_default_str();
+  auto* width =
+      app.add_option("--width", options.width, "Frame width (asked of a camera)")->capture_default_str();
+  auto* height =
+      app.add_option("--height", options.height, "Frame height (asked of a camera)")->capture_default_str();
+  auto* fps = app.add_option("--fps", options.fps,
+                             "Frames per second, 0 = as fast as possible (default: 30 for the pattern, "
+                             "the file's rate, the camera's own pace)");
+  app.add_option("--frames", options.frames, "Stop after N frames (0 = run until stopped)")
+      ->capture_default_str();
+  app.add_option("--slots", options.slots, "Frame slots in the feed, 2..64")->capture_default_str();
+  app.add_option("--mode", options.mode, "Permissions of the feed, octal (0660 opens it to the group)")
+      ->capture_default_str();
+  app.add_flag("--replace", options.replace, "Take the feed over from a live producer");
+  app.add_flag("--loop", options.loop, "Play a file source again from the start when it ends");
+  app.add_flag(
+      "--still", options.still,
+      "Pattern only: draw the same picture (frame 0 at time 0) in every frame; the stamp still counts");
+  if (auto code = programs::parse(app, argc, argv)) return *code;
+  programs::silenceOpenCvLogs();
+  options.fpsGiven = fps->count() > 0;
+  options.sizeGiven = width->count() > 0 || height->count() > 0;
+  return run(options);
+}

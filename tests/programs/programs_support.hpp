@@ -1,0 +1,54 @@
+// programs_support.hpp — running frameshm-producer and frameshm-consumer from tests.
+//
+// Each program runs as a real child process with its stdout and stderr in
+// files of a TempDir; the helpers read the consumer's --stats-json line and
+// wait for a feed to have readers, so tests synchronise on facts, not sleeps.
+//
+//   frameshm::test::TempDir dir;
+//   auto consumer = programs::start(dir, "c1", {programs::consumer(), "--feed", feed, "--stats-json"});
+//   REQUIRE(consumer.child.wait(std::chrono::seconds(60)) == 0);
+//   CHECK(programs::jsonNumber(consumer.out(), "verify_failures") == 0);
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace programs {
+
+inline std::string producer() {
+  return FRAMESHM_PRODUCER;
+}
+inline std::string consumer() {
+  return FRAMESHM_CONSUMER;
+}
+
+// A started program and where its output goes.
+struct Running {
+  frameshm::test::Child child;
+  std::string outPath;
+  std::string errPath;
+  [[nodiscard]] std::string out() const { return frameshm::test::readFile(outPath); }
+  [[nodiscard]] std::string err() const { return frameshm::test::readFile(errPath); }
+};
+
+// Starts `argv` with stdout/stderr in dir/<name>.out and dir/<name>.err.
+Running start(const frameshm::test::TempDir& dir, const std::string& name,
+              const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+
+// The number after "key": in a one-line JSON object, or -1 if it is missing.
+double jsonNumber(const std::string& json, std::string_view key);
+
+// Waits until `feed` has at least `readers` live readers. False at the timeout.
+bool waitForReaders(const std::string& feed, std::size_t readers, std::chrono::milliseconds timeout);
+
+// Waits until `feed` has published at least one frame. False at the timeout.
+bool waitForFrames(const std::string& feed, std::chrono::milliseconds timeout);
+
+// Lines in `text` (each ending in '\n', or a last unterminated one).
+std::size_t lineCount(const std::string& text);
+
+}  // namespace programs
