@@ -18,11 +18,18 @@
  * (one at a time: while that slot is out, further buffers are plain memory
  * and copied).
  *
+ * Like every sink the element waits, with sync=true (the default), until the
+ * pipeline clock reaches each buffer's running time plus the pipeline's
+ * latency: that paces a non-live source (a file) at its own rate, but delays
+ * a live source's frames by the latency. Behind a live source (a camera) use
+ * sync=false: each frame is then published the moment it arrives.
+ *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! frameshmsink feed=cam0
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! frameshmsink feed=cam0 sync=false
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=I420,width=1280,height=720 ! \
- *     frameshmsink feed=test slots=4 mode=0660
+ *     frameshmsink feed=test slots=5 mode=0660 sync=false
+ * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! frameshmsink feed=clip
  * ]|
  */
 #include "gstframeshmsink.h"
@@ -444,12 +451,6 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
   std::unique_lock lock(box->mutex);
-  if (!box->returned.wait_for(lock, kLeaseWait, [&] { return box->leaseId == 0; })) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED,
-                      ("Cannot change the feed's format while upstream still fills a slot."),
-                      ("a slot lent through the buffer pool was not returned within 1 s of new caps"));
-    return FALSE;
-  }
   if (!box->producer) {
     auto producer = frameshm::Producer::create(std::move(options));
     if (!producer) {
@@ -461,6 +462,15 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
     GST_INFO_OBJECT(self, "feed '%s' created: %s, %u slots", box->producer->feed().c_str(),
                     frameshm::describe(*format).c_str(), box->producer->slotCount());
   } else if (box->producer->format() != *format || capsString != state.negotiatedCaps) {
+    // The old segment goes away with the old generation: no slot of it may
+    // still be out being filled.
+    if (!box->returned.wait_for(lock, kLeaseWait, [&] { return box->leaseId == 0; })) {
+      lock.unlock();
+      GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                        ("Cannot change the feed's format while upstream still fills a slot."),
+                        ("a slot lent through the buffer pool was not returned within 1 s of new caps"));
+      return FALSE;
+    }
     if (auto ok = box->producer->reconfigure(*format, capsString); !ok) {
       lock.unlock();
       postProducerError(self, ok.error());
@@ -637,8 +647,8 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
   g_object_class_install_property(
       objectClass, PROP_MODE,
       g_param_spec_uint("mode", "Mode",
-                        "Permissions of the segment, e.g. 0600 (owner only) or 0660 (group may read); must "
-                        "include 0600",
+                        "Permissions of the segment, in octal on a command line: mode=0600 (owner only) or "
+                        "mode=0660 (the group may read); must include 0600 (shown in decimal: 384 is 0600)",
                         0, 0777, DEFAULT_MODE, rw));
   g_object_class_install_property(
       objectClass, PROP_REPLACE,
@@ -680,7 +690,7 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
   gst_element_class_add_static_metadata(
       elementClass, "example",
       "gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx,width=640,height=480 ! "
-      "frameshmsink feed=cam0");
+      "frameshmsink feed=cam0 sync=false");
 
   sinkClass->start = gst_frameshm_sink_start;
   sinkClass->stop = gst_frameshm_sink_stop;
@@ -699,4 +709,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->replace = DEFAULT_REPLACE;
   self->offer_slots = DEFAULT_OFFER_SLOTS;
   self->state = new GstFrameshmSinkState();
+  // Publishing is a copy at most: the 20 ms basesink reserves for rendering
+  // would only add to every reader's latency in a live pipeline.
+  gst_base_sink_set_processing_deadline(GST_BASE_SINK(self), 0);
 }

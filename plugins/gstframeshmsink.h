@@ -7,7 +7,7 @@
 // it. Upstream elements that take the sink's buffer pool write straight into
 // a slot; other buffers are copied in.
 //
-//   gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! frameshmsink feed=cam0
+//   gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! frameshmsink feed=cam0 sync=false
 #pragma once
 
 #include <gst/base/gstbasesink.h>

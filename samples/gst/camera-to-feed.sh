@@ -9,9 +9,11 @@
 # FORMAT   the pixel format published (default BGRx; any frameshm format)
 # Extra arguments go to frameshmsink, e.g. slots=5 mode=0660.
 # Ctrl-C ends the feed cleanly (-e: EOS first), so readers see it end.
+# sync=false: a camera is live, so each frame is published as it arrives
+# instead of one pipeline latency later.
 FEED=${FEED:-cam0}
 SOURCE=${SOURCE:-v4l2src device=${DEVICE:-/dev/video0}}
 # $SOURCE is split into words on purpose: it is a pipeline fragment.
 # shellcheck disable=SC2086
 exec gst-launch-1.0 -e $SOURCE ! videoconvert ! "video/x-raw,format=${FORMAT:-BGRx}" ! \
-  frameshmsink feed="$FEED" "$@"
+  frameshmsink feed="$FEED" sync=false "$@"
