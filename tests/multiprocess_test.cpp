@@ -33,7 +33,7 @@ struct ReaderReport {
   std::uint64_t statsDropped = 0;  // what the library counted
   std::uint64_t statsTorn = 0;
   std::uint64_t lastNumber = 0;
-  std::int64_t goneAfterNs = -1;   // for the kill tests: kill → ProducerGone
+  int endedBy = -1;                // the ErrorCode that ended the reading loop
 };
 
 class ReportPipe {
@@ -80,12 +80,18 @@ ReaderReport readUntilEnd(const std::string& feed, ReadMode mode) {
     bool intact = true;
     if (mode == ReadMode::Copy) {
       auto info = consumer->readInto(copy, 2s);
-      if (!info) break;
+      if (!info) {
+        report.endedBy = static_cast<int>(info.error().code);
+        break;
+      }
       number = info->number;
       stampOk = checkStamp(copy) == StampCheck::Ok && stampedNumber(copy) == number;
     } else {
       auto frame = consumer->waitFrame(2s);
-      if (!frame) break;
+      if (!frame) {
+        report.endedBy = static_cast<int>(frame.error().code);
+        break;
+      }
       number = frame->number();
       stampOk = checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == number;
       intact = frame->intact();  // overwritten while checked: not accepted
@@ -144,6 +150,7 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
     CHECK(report.accepted > 0);
     CHECK(report.badStamps == 0);
     CHECK(report.statsDropped == report.gaps);
+    CHECK(report.endedBy == static_cast<int>(ErrorCode::FeedEnded));
     CHECK(report.lastNumber == kFrames);  // the last frame is never missed
     WARN("reader " << r << ": accepted " << report.accepted << ", dropped " << report.gaps << ", torn "
                             << report.statsTorn);

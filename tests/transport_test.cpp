@@ -359,6 +359,21 @@ TEST_CASE("ending the feed is reported once, then the consumer waits for a new p
   CHECK(consumer.stats().generations == 2);
 }
 
+TEST_CASE("frames published just before the feed ended are still delivered, then the end") {
+  const auto feed = uniqueFeed("lastframes");
+  FeedGuard guard(feed);
+  auto producer = makeProducer(feed);
+  auto consumer = makeConsumer(feed);
+  publishStamped(producer);
+  REQUIRE(consumer.waitFrame(100ms));
+  const auto last = publishStamped(producer);
+  producer.end();
+  auto frame = consumer.waitFrame(100ms);
+  REQUIRE(frame);
+  CHECK(frame->number() == last);
+  CHECK(consumer.waitFrame(100ms).error().code == ErrorCode::FeedEnded);
+}
+
 TEST_CASE("reconfigure starts a new generation that readers follow with its new format") {
   const auto feed = uniqueFeed("reconf");
   FeedGuard guard(feed);

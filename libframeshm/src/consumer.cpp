@@ -410,6 +410,10 @@ struct ConsumerState {
       std::int64_t now = monotonicNs();
       const bool timedOut = now >= deadlineNs;
       if (auto change = checkFeed(timedOut)) {
+        // The poll above may have looked before the producer's last frames
+        // were published; this one comes after seeing the end, so it sees
+        // every frame published before it, and those are still delivered.
+        if (auto last = poll()) return last;
         current.reset();
         if (change->follow) continue;
         return std::unexpected(std::move(change->error));
