@@ -149,6 +149,15 @@ class FrameFiller {
       for (std::uint64_t i = 0; i < frames; ++i) capture_->skip();
   }
 
+  // Frames the capture decoded straight into the slot (no copy).
+  [[nodiscard]] std::uint64_t decodedInPlace() const noexcept { return inPlace_; }
+  // Times a file source started again from its beginning (--loop).
+  [[nodiscard]] std::uint64_t loops() const noexcept { return loops_; }
+  [[nodiscard]] bool fromCapture() const noexcept { return capture_.has_value(); }
+  [[nodiscard]] bool fromFile() const noexcept {
+    return capture_ && capture_->kind() == producer::CaptureSource::Kind::File;
+  }
+
   [[nodiscard]] std::uint32_t flags() const noexcept {
     return pattern_ ? kFlagPattern | kFlagKeyFrame : kFlagKeyFrame;
   }
@@ -163,8 +172,9 @@ class FrameFiller {
           capture_->read(into)) {
         ++loops_;
       } else {
-        return capture_->kind() == producer::CaptureSource::Kind::File ? Outcome::SourceEnded
-                                                                       : Outcome::SourceLost;
+        // A file or pipeline ends (end of stream); a camera that stops was lost.
+        return capture_->kind() == producer::CaptureSource::Kind::Camera ? Outcome::SourceLost
+                                                                         : Outcome::SourceEnded;
       }
     }
     const cv::Size feedSize(static_cast<int>(format_.width), static_cast<int>(format_.height));
@@ -173,6 +183,8 @@ class FrameFiller {
       convert(resized_, slot);
     } else if (into.data != slotData) {
       convert(into, slot);
+    } else {
+      ++inPlace_;
     }
     return Outcome::Filled;
   }
@@ -189,6 +201,7 @@ class FrameFiller {
   int directType_ = -1;
   cv::Mat bgr_, resized_, scratch_;
   std::uint64_t loops_ = 0;
+  std::uint64_t inPlace_ = 0;
 };
 
 int run(const Options& options) {
@@ -220,7 +233,8 @@ int run(const Options& options) {
     auto opened = producer::CaptureSource::open(options.source, request);
     if (!opened) return usageError(opened.error().message);
     capture.emplace(std::move(*opened));
-    std::fprintf(stderr, "frameshm-producer: %s\n", capture->description().c_str());
+    if (capture->kind() == producer::CaptureSource::Kind::Camera)  // what was asked and what it delivers
+      std::fprintf(stderr, "frameshm-producer: %s\n", capture->description().c_str());
     // A camera gives its own size; a file or pipeline is scaled only if asked.
     if (capture->kind() == producer::CaptureSource::Kind::Camera || !options.sizeGiven)
       width = capture->frameSize().width, height = capture->frameSize().height;
@@ -271,7 +285,7 @@ int run(const Options& options) {
     if (outcome != FrameFiller::Outcome::Filled) {
       status.finish();
       if (outcome == FrameFiller::Outcome::SourceEnded) {
-        ending = "reached the end of the file";
+        ending = filler.fromFile() ? "reached the end of the file" : "reached the end of the pipeline";
       } else {
         std::fprintf(stderr, "frameshm-producer: the camera stopped delivering frames (unplugged?)\n");
         ending = "lost its source";
@@ -306,12 +320,16 @@ int run(const Options& options) {
   producer->end();
   status.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string extra;
+  if (filler.fromCapture()) extra += ", " + std::to_string(filler.decodedInPlace()) + " decoded in place";
+  if (filler.loops() > 0) extra += ", " + std::to_string(filler.loops()) + " loops";
   std::fprintf(
       stderr,
-      "frameshm-producer: feed '%s' %s: %llu frames in %.1f s (%.1f fps), %llu late, %u readers at the end\n",
+      "frameshm-producer: feed '%s' %s: %llu frames in %.1f s (%.1f fps), %llu late, %u readers at the "
+      "end%s\n",
       options.feed.c_str(), ending.c_str(), static_cast<unsigned long long>(frames), seconds,
       seconds > 0 ? static_cast<double>(frames) / seconds : 0.0, static_cast<unsigned long long>(late),
-      readers);
+      readers, extra.c_str());
   return exitCode;
 }
 
