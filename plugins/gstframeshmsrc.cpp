@@ -599,9 +599,17 @@ static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) 
           state.waitingSinceNs = frameshm::monotonicNs();
           continue;
         case frameshm::ErrorCode::ProducerGone:
-          GST_WARNING_OBJECT(self, "%s; waiting up to %s for it to come back", error.message.c_str(),
-                             secondsText(settings.timeout).c_str());
-          state.waitingSinceNs = frameshm::monotonicNs();
+          // Reported again on every try while the dead producer's segment is
+          // still there: the wait (and its timeout) starts at the first report.
+          if (state.waitingSinceNs < 0)
+            GST_WARNING_OBJECT(self, "%s; waiting up to %s for it to come back", error.message.c_str(),
+                               secondsText(settings.timeout).c_str());
+          else
+            GST_LOG_OBJECT(self, "%s", error.message.c_str());
+          if (waitedTooLong(state, settings)) {
+            postNoProducer(self, state, settings, error.message);
+            return GST_FLOW_ERROR;
+          }
           continue;
         default:
           postConsumerError(self, error);

@@ -413,3 +413,102 @@ TEST_CASE("frameshmsink mode=0660 makes the segment group-readable") {
   pipeline.stop();
   CHECK_FALSE(frameshm::test::segmentExists(feed));
 }
+
+TEST_CASE("buffers with padded strides (GstVideoMeta) are repacked into the slot layout row by row") {
+  const std::string feed = uniqueFeed("stride");
+  FeedGuard guard(feed);
+  auto in = Pipeline::launch("frameshmsrc is-live=false feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"), 100 * 48);
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(
+      "appsrc name=app format=time caps=video/x-raw,format=GRAY8,width=100,height=48,"
+      "framerate=25/1 ! identity name=tap ! frameshmsink feed=" +
+      feed);
+  FrameTap written(out.element("tap"));
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  constexpr int kStride = 128;
+  for (int i = 0; i < 10; ++i) {
+    GstBuffer* buffer = gst_buffer_new_allocate(nullptr, kStride * 48, nullptr);
+    GstMapInfo map;
+    gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+    for (int row = 0; row < 48; ++row)
+      for (int x = 0; x < kStride; ++x)
+        map.data[row * kStride + x] = x < 100 ? static_cast<guint8>(row + x + i) : 0xAA;
+    gst_buffer_unmap(buffer, &map);
+    gsize offsets[GST_VIDEO_MAX_PLANES] = {0};
+    gint strides[GST_VIDEO_MAX_PLANES] = {kStride};
+    gst_buffer_add_video_meta_full(buffer, GST_VIDEO_FRAME_FLAG_NONE, GST_VIDEO_FORMAT_GRAY8, 100, 48, 1,
+                                   offsets, strides);
+    GST_BUFFER_PTS(buffer) = i * 40 * GST_MSECOND;
+    REQUIRE(gst_app_src_push_buffer(GST_APP_SRC(out.element("app")), buffer) == GST_FLOW_OK);
+    std::this_thread::sleep_for(40ms);
+  }
+  gst_app_src_end_of_stream(GST_APP_SRC(out.element("app")));
+  REQUIRE(out.waitEnd(10s).eos);
+  REQUIRE(in.waitEnd(10s).eos);
+  const auto frames = read.frames();
+  REQUIRE(frames.size() >= 1);
+  for (const auto& frame : frames) {
+    // Default layout on the reading side: rows of 100 bytes, no padding byte.
+    const int i = static_cast<int>(frame.pts / (40 * GST_MSECOND));
+    INFO("frame " << i);
+    REQUIRE(frame.head.size() == 100 * 48);
+    bool rowsRight = true;
+    for (int row = 0; row < 48; ++row)
+      for (int x = 0; x < 100; ++x)
+        rowsRight = rowsRight && frame.head[row * 100 + x] == std::byte(static_cast<guint8>(row + x + i));
+    CHECK(rowsRight);
+  }
+}
+
+TEST_CASE("a feed with custom strides is repacked into GStreamer's default layout by frameshmsrc") {
+  const std::string feed = uniqueFeed("custom");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, 100, 48, {50, 1});
+  REQUIRE(format);
+  format->planes[0].stride = 128;
+  format->frameSize = 128 * 48;
+  REQUIRE(frameshm::validateFormat(*format));
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+  REQUIRE(producer);
+  auto in = Pipeline::launch("frameshmsrc feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"), 100 * 48);
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  std::this_thread::sleep_for(300ms);
+  std::vector<std::byte> frame(format->frameSize, std::byte{0xAA});
+  for (int row = 0; row < 48; ++row)
+    for (int x = 0; x < 100; ++x) frame[row * 128 + x] = std::byte(static_cast<guint8>(row * 3 + x));
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(producer->write(frame, {}));
+    std::this_thread::sleep_for(20ms);
+  }
+  producer->end();
+  REQUIRE(in.waitEnd(10s).eos);
+  const auto frames = read.frames();
+  REQUIRE(frames.size() >= 1);
+  for (const auto& tapped : frames) {
+    CHECK(sizeOf(tapped) == "GRAY8 100x48");
+    REQUIRE(tapped.head.size() == 100 * 48);
+    bool rowsRight = true;
+    for (int row = 0; row < 48; ++row)
+      for (int x = 0; x < 100; ++x)
+        rowsRight = rowsRight && tapped.head[row * 100 + x] == std::byte(static_cast<guint8>(row * 3 + x));
+    CHECK(rowsRight);
+  }
+}
+
+TEST_CASE("a producer that dies and does not come back within timeout is an element error") {
+  const std::string feed = uniqueFeed("dead");
+  FeedGuard guard(feed);
+  const auto gray = formatOf(frameshm::PixelFormat::Gray8, 32, 32);
+  auto producer = frameshm::test::Child::fork([&] { return stampedProducerMain(feed, {gray}, -1); });
+  auto in =
+      Pipeline::launch("frameshmsrc name=e timeout=500 feed=" + feed + " ! identity name=tap ! fakesink");
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 200 && read.count() < 5; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(read.count() >= 5);
+  producer.kill(SIGKILL);
+  REQUIRE(producer.wait(5s) == 128 + SIGKILL);
+  requireElementError(in.waitEnd(15s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "went away");
+}
