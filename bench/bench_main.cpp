@@ -1,0 +1,138 @@
+// frameshm-bench: the transport's performance, measured in one run on this machine.
+//
+//   frameshm-bench --quick --json /tmp/bench.json --plots /tmp/plots
+//   frameshm-bench --json docs/bench/bench.json --plots docs/bench      # the full run for the README
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "frameshm/clock.hpp"
+#include "harness.hpp"
+#include "plots.hpp"
+#include "scenarios.hpp"
+
+namespace {
+
+const std::vector<std::string> kScenarios = {"throughput", "fanout",    "slowreader",
+                                             "latency",    "gstreamer", "scale"};
+
+std::filesystem::path selfDir() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path() : exe.parent_path();
+}
+
+// Where libgstframeshm.so was built: next to this build's plugins/ folder, or as given.
+std::string findPluginDir(const std::string& given) {
+  if (!given.empty()) return given;
+  if (const char* env = std::getenv("FRAMESHM_GST_PLUGIN_DIR")) return env;
+  const auto candidate = selfDir().parent_path() / "plugins";
+  return std::filesystem::exists(candidate / "libgstframeshm.so") ? candidate.string() : std::string{};
+}
+
+std::string machineLine() {
+  utsname name{};
+  uname(&name);
+  std::string cpu;
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; std::getline(info, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  return std::string(name.sysname) + " " + name.release + ", " +
+         std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs, " + cpu;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "frameshm-bench: throughput, fan-out, slow reader, latency, GStreamer and scale of frameshm, "
+      "with real processes, against memcpy, a bare semaphore and shmsink/shmsrc measured in the same run"};
+  bool quick = false, smoke = false;
+  std::string jsonPath, plotDir, pluginDir;
+  std::vector<std::string> only;
+  int spinUs = 300;
+  app.add_flag("--quick", quick, "short phases: everything in under two minutes");
+  app.add_flag("--smoke", smoke,
+               "shortest phases (a few seconds each scenario): checks the bench, not the figures");
+  app.add_option("--json", jsonPath, "write every figure as JSON to this file");
+  app.add_option("--plots", plotDir, "draw PNG charts into this directory");
+  app.add_option("--only", only, "run only these scenarios")
+      ->check(CLI::IsMember(kScenarios))
+      ->delimiter(',');
+  app.add_option("--spin-us", spinUs, "spin window of the spin-then-block reader, microseconds")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--plugin-dir", pluginDir,
+                 "directory holding libgstframeshm.so (default: this build's plugins/)")
+      ->check(CLI::ExistingDirectory);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "frameshm-bench: %s (see --help)\n", e.what());
+    return 2;
+  }
+
+  frameshm::bench::Config config;
+  if (quick) config = {.phaseSeconds = 1.0, .latencySeconds = 1.5, .warmupSeconds = 0.3};
+  if (smoke) config = {.phaseSeconds = 0.25, .latencySeconds = 0.3, .warmupSeconds = 0.1, .smoke = true};
+  config.spinUs = spinUs;
+  config.pluginDir = findPluginDir(pluginDir);
+  config.gstHelper = (selfDir() / "frameshm-bench-gst").string();
+
+  std::ostringstream command;
+  for (int i = 0; i < argc; ++i) command << (i ? " " : "") << argv[i];
+  const std::set<std::string> chosen(only.begin(), only.end());
+  auto wanted = [&](const std::string& name) { return chosen.empty() || chosen.count(name); };
+
+  const auto loadBefore = frameshm::bench::loadAverage();
+  const std::int64_t start = frameshm::monotonicNs();
+  frameshm::bench::Report report;
+  if (wanted("throughput")) frameshm::bench::runThroughput(config, report);
+  if (wanted("fanout")) frameshm::bench::runFanout(config, report);
+  if (wanted("slowreader")) {
+    frameshm::bench::runSlowReader(config, report);
+    frameshm::bench::runGstSlowReader(config, report);
+  }
+  if (wanted("latency")) frameshm::bench::runLatency(config, report);
+  if (wanted("gstreamer")) frameshm::bench::runGstreamer(config, report);
+  if (wanted("scale")) frameshm::bench::runScale(config, report);
+  frameshm::bench::judgeTargets(report);
+  const double wall = static_cast<double>(frameshm::monotonicNs() - start) * 1e-9;
+  const auto loadAfter = frameshm::bench::loadAverage();
+
+  report.printTable(stdout);
+  std::printf("\nload average before %.2f %.2f %.2f, after %.2f %.2f %.2f; %.0f s\n", loadBefore[0],
+              loadBefore[1], loadBefore[2], loadAfter[0], loadAfter[1], loadAfter[2], wall);
+  int status = 0;
+  if (!jsonPath.empty()) {
+    const std::map<std::string, std::string> context = {
+        {"command", command.str()},
+        {"mode", smoke   ? "smoke"
+                 : quick ? "quick"
+                         : "full"},
+        {"machine", machineLine()},
+        {"measuredAt", std::to_string(frameshm::realtimeNs() / 1'000'000'000)},
+        {"frameshmPlugin", config.pluginDir.empty() ? "not built" : config.pluginDir}};
+    std::ofstream out(jsonPath);
+    out << report.json(context, loadBefore, loadAfter, wall);
+    if (!out) {
+      std::fprintf(stderr, "frameshm-bench: cannot write %s\n", jsonPath.c_str());
+      status = 1;
+    }
+  }
+  if (!plotDir.empty())
+    for (const auto& path : frameshm::bench::writePlots(report, plotDir))
+      std::printf("wrote %s\n", path.c_str());
+  return status;
+}

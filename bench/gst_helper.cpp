@@ -1,0 +1,359 @@
+// frameshm-bench-gst: the GStreamer processes of frameshm-bench's scenarios 3 and 5.
+//
+// send/receive: appsrc push in one process -> appsink pull in another. The
+// sender pushes timestamped I420 frames at a fixed rate into a sink pipeline
+// description (shmsink or frameshmsink); the receiver pulls them from a source
+// description (shmsrc or frameshmsrc) with appsink and writes one latency
+// sample per line (microseconds, push -> pull) to a file. The frame is either
+// in ordinary memory (the sink copies it) or taken from the memory the sink
+// offers upstream in the ALLOCATION query (written in place). The receiver
+// creates the --ready file once the first frame came through, and the sender
+// waits for it, so no frame queues up while the pair connects.
+// local: appsrc ! queue ! appsink in one process, for reference.
+// count: frames per second through `SOURCE ! fakesink`, counted by fakesink's
+// handoff signal over a measured window.
+//
+//   frameshm-bench-gst send --sink "shmsink socket-path=/tmp/s wait-for-connection=true" --size 1920x1080
+//   --frames 300 --ready /tmp/r frameshm-bench-gst receive --source "shmsrc socket-path=/tmp/s is-live=true"
+//   --size 1920x1080 --frames 300 --ready /tmp/r --out lat.txt frameshm-bench-gst count --source "shmsrc
+//   socket-path=/tmp/s ! video/x-raw,format=I420" --seconds 2 --out fps.txt
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "frameshm/clock.hpp"
+#include "harness.hpp"
+
+namespace {
+
+struct Options {
+  std::string sink, source, out, ready;
+  double seconds = 2.0;        // count: measuring window
+  double warmupSeconds = 0.5;  // count: left out after the first frame
+  std::uint32_t width = 1920, height = 1080, fps = 60;
+  int frames = 300;
+  int warmup = 10;
+  bool inPlace = false;
+};
+
+std::string capsString(const Options& o) {
+  return "video/x-raw,format=I420,width=" + std::to_string(o.width) + ",height=" + std::to_string(o.height) +
+         ",framerate=" + std::to_string(o.fps) + "/1";
+}
+
+std::size_t frameBytes(const Options& o) {
+  // I420 with GStreamer's default strides (rows padded to 4 bytes).
+  auto round4 = [](std::uint32_t v) { return (v + 3) / 4 * 4; };
+  const std::uint32_t cw = (o.width + 1) / 2, ch = (o.height + 1) / 2;
+  return std::size_t{round4(o.width)} * o.height + 2 * std::size_t{round4(cw)} * ch;
+}
+
+GstElement* launch(const std::string& description) {
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  if (!pipeline || error) {
+    std::fprintf(stderr, "frameshm-bench-gst: cannot build '%s': %s\n", description.c_str(),
+                 error ? error->message : "unknown error");
+    if (error) g_error_free(error);
+    return nullptr;
+  }
+  return pipeline;
+}
+
+// The first error on the bus, if any, without waiting.
+bool busFailed(GstElement* pipeline) {
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* message = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  gst_object_unref(bus);
+  if (!message) return false;
+  GError* error = nullptr;
+  gst_message_parse_error(message, &error, nullptr);
+  std::fprintf(stderr, "frameshm-bench-gst: %s\n", error ? error->message : "pipeline error");
+  if (error) g_error_free(error);
+  gst_message_unref(message);
+  return true;
+}
+
+// Memory the element downstream of appsrc offers for writing frames in place.
+struct SinkMemory {
+  GstBufferPool* pool = nullptr;
+  GstAllocator* allocator = nullptr;
+  GstAllocationParams params{};
+  bool offered = false;
+};
+
+SinkMemory askSinkMemory(GstElement* appsrc, const Options& o) {
+  SinkMemory memory;
+  GstCaps* caps = gst_caps_from_string(capsString(o).c_str());
+  GstQuery* query = gst_query_new_allocation(caps, TRUE);
+  GstPad* pad = gst_element_get_static_pad(appsrc, "src");
+  if (gst_pad_peer_query(pad, query)) {
+    if (gst_query_get_n_allocation_pools(query) > 0) {
+      guint size = 0, min = 0, max = 0;
+      gst_query_parse_nth_allocation_pool(query, 0, &memory.pool, &size, &min, &max);
+      if (memory.pool) {
+        GstStructure* config = gst_buffer_pool_get_config(memory.pool);
+        gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameBytes(o)), min, max);
+        if (!gst_buffer_pool_set_config(memory.pool, config) ||
+            !gst_buffer_pool_set_active(memory.pool, TRUE)) {
+          gst_object_unref(memory.pool);
+          memory.pool = nullptr;
+        }
+      }
+    }
+    if (!memory.pool && gst_query_get_n_allocation_params(query) > 0)
+      gst_query_parse_nth_allocation_param(query, 0, &memory.allocator, &memory.params);
+    memory.offered = memory.pool || memory.allocator;
+  }
+  gst_object_unref(pad);
+  gst_query_unref(query);
+  gst_caps_unref(caps);
+  return memory;
+}
+
+GstBuffer* newFrame(SinkMemory& memory, std::size_t bytes) {
+  if (memory.pool) {
+    GstBuffer* buffer = nullptr;
+    return gst_buffer_pool_acquire_buffer(memory.pool, &buffer, nullptr) == GST_FLOW_OK ? buffer : nullptr;
+  }
+  return gst_buffer_new_allocate(memory.allocator, bytes, memory.allocator ? &memory.params : nullptr);
+}
+
+// Pushes one unstamped frame, so caps are negotiated and the sink's feed or
+// socket exists, then waits for the receiver's --ready file.
+bool prime(GstElement* appsrc, GstElement* pipeline, const Options& o) {
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, frameBytes(o), nullptr);
+  gst_buffer_memset(buffer, 0, 0, frameBytes(o));
+  if (gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer) != GST_FLOW_OK) return false;
+  const std::int64_t deadline = frameshm::monotonicNs() + 15'000'000'000;
+  while (!std::filesystem::exists(o.ready)) {
+    if (frameshm::monotonicNs() > deadline || busFailed(pipeline)) {
+      std::fprintf(stderr, "frameshm-bench-gst: the receiver did not get a frame within 15 s\n");
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Pushes `frames` frames at `fps`, each stamped with the push time. Returns the exit code.
+int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkMemory& memory) {
+  const std::size_t bytes = frameBytes(o);
+  const std::int64_t period = 1'000'000'000 / o.fps;
+  std::int64_t next = frameshm::monotonicNs();
+  for (int i = 1; i <= o.frames; ++i) {
+    next += period;
+    frameshm::bench::sleepUntilNs(next);
+    GstBuffer* buffer = newFrame(memory, bytes);
+    if (!buffer) {
+      std::fprintf(stderr, "frameshm-bench-gst: no buffer from the sink's memory\n");
+      return 1;
+    }
+    GstMapInfo map;
+    if (!gst_buffer_map(buffer, &map, GST_MAP_WRITE)) return 1;
+    std::memset(map.data + 8, i & 0xff, std::min<std::size_t>(map.size - 8, 4096));
+    GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(i) * static_cast<GstClockTime>(period);
+    GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(period);
+    const std::int64_t now = frameshm::monotonicNs();
+    std::memcpy(map.data, &now, sizeof now);
+    gst_buffer_unmap(buffer, &map);
+    if (gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer) != GST_FLOW_OK || busFailed(pipeline)) return 1;
+  }
+  gst_app_src_end_of_stream(GST_APP_SRC(appsrc));
+  return 0;
+}
+
+// Pulls frames until `frames` arrived, EOS or 5 s of silence; writes the latencies after warm-up.
+int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o) {
+  std::vector<double> samples;
+  for (int i = 0; i < o.frames; ++i) {
+    GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink), 15 * GST_SECOND);
+    const std::int64_t now = frameshm::monotonicNs();
+    if (!sample) break;
+    if (i == 0) std::ofstream(o.ready) << "ready\n";
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (buffer && gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      std::int64_t pushed = 0;
+      if (map.size >= sizeof pushed) std::memcpy(&pushed, map.data, sizeof pushed);
+      gst_buffer_unmap(buffer, &map);
+      if (i >= o.warmup && pushed > 0) samples.push_back(static_cast<double>(now - pushed) * 1e-3);
+    }
+    gst_sample_unref(sample);
+  }
+  if (busFailed(pipeline) && samples.empty()) return 1;
+  std::ofstream out(o.out);
+  for (double s : samples) out << s << "\n";
+  return out && !samples.empty() ? 0 : 1;
+}
+
+int runSend(GstElement* pipeline, GstElement* src, const Options& o) {
+  if (!prime(src, pipeline, o)) return 1;
+  SinkMemory memory;
+  if (o.inPlace) {
+    memory = askSinkMemory(src, o);
+    if (!memory.offered) {
+      std::fprintf(stderr, "frameshm-bench-gst: the sink offers no memory to write in place\n");
+      return 3;
+    }
+  }
+  const int code = pushFrames(src, pipeline, o, memory);
+  if (memory.pool) {
+    gst_buffer_pool_set_active(memory.pool, FALSE);
+    gst_object_unref(memory.pool);
+  }
+  if (memory.allocator) gst_object_unref(memory.allocator);
+  // Let the last frames leave before tearing down.
+  GstBus* bus = gst_element_get_bus(pipeline);
+  if (GstMessage* m = gst_bus_timed_pop_filtered(
+          bus, 2 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)))
+    gst_message_unref(m);
+  gst_object_unref(bus);
+  return code;
+}
+
+// One process: push, then pull the same frame back through the queue's thread.
+int runLocal(GstElement* src, GstElement* sink, const Options& o) {
+  std::vector<double> samples;
+  const std::int64_t period = 1'000'000'000 / o.fps;
+  std::int64_t next = frameshm::monotonicNs();
+  for (int i = 0; i < o.frames; ++i) {
+    next += period;
+    frameshm::bench::sleepUntilNs(next);
+    GstBuffer* buffer = gst_buffer_new_allocate(nullptr, frameBytes(o), nullptr);
+    const std::int64_t pushed = frameshm::monotonicNs();
+    gst_buffer_fill(buffer, 0, &pushed, sizeof pushed);
+    GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(i) * static_cast<GstClockTime>(period);
+    if (gst_app_src_push_buffer(GST_APP_SRC(src), buffer) != GST_FLOW_OK) break;
+    GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), GST_SECOND);
+    const std::int64_t now = frameshm::monotonicNs();
+    if (!sample) break;
+    if (i >= o.warmup) samples.push_back(static_cast<double>(now - pushed) * 1e-3);
+    gst_sample_unref(sample);
+  }
+  std::ofstream out(o.out);
+  for (double s : samples) out << s << "\n";
+  return out && !samples.empty() ? 0 : 1;
+}
+
+void countFrame(GstElement*, GstBuffer*, GstPad*, gpointer counter) {
+  static_cast<std::atomic<std::uint64_t>*>(counter)->fetch_add(1, std::memory_order_relaxed);
+}
+
+// Frames per second through fakesink over `seconds`, after the first frame and a warm-up.
+int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
+  std::atomic<std::uint64_t> frames{0};
+  g_signal_connect(sink, "handoff", G_CALLBACK(countFrame), &frames);
+  const std::int64_t deadline = frameshm::monotonicNs() + 15'000'000'000;
+  while (frames.load() == 0) {
+    if (frameshm::monotonicNs() > deadline || busFailed(pipeline)) {
+      std::fprintf(stderr, "frameshm-bench-gst: no frame within 15 s\n");
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.warmupSeconds));
+  const std::uint64_t n1 = frames.load();
+  const std::int64_t t1 = frameshm::monotonicNs();
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
+  const std::uint64_t n2 = frames.load();
+  const std::int64_t t2 = frameshm::monotonicNs();
+  const bool failed = busFailed(pipeline);
+  std::ofstream out(o.out);
+  out << static_cast<double>(n2 - n1) * 1e9 / static_cast<double>(t2 - t1) << "\n";
+  return out && !failed ? 0 : 1;
+}
+
+int run(const std::string& mode, const Options& o) {
+  const std::string appsrc = "appsrc name=src is-live=true format=time caps=\"" + capsString(o) + "\" ! ";
+  const std::string appsink = "appsink name=sink sync=false max-buffers=4";
+  std::string description;
+  if (mode == "send")
+    description = appsrc + o.sink;
+  else if (mode == "receive")
+    description = o.source + " ! " + capsString(o) + " ! " + appsink;
+  else if (mode == "count")
+    description = o.source + " ! fakesink name=sink sync=false signal-handoffs=true";
+  else
+    description = appsrc + "queue ! " + appsink;
+  GstElement* pipeline = launch(description);
+  if (!pipeline) return 1;
+  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  int code = 1;
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE) {
+    if (mode == "send")
+      code = runSend(pipeline, src, o);
+    else if (mode == "receive")
+      code = pullFrames(sink, pipeline, o);
+    else if (mode == "count")
+      code = runCount(pipeline, sink, o);
+    else
+      code = runLocal(src, sink, o);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  if (src) gst_object_unref(src);
+  if (sink) gst_object_unref(sink);
+  gst_object_unref(pipeline);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"frameshm-bench-gst: appsrc -> appsink latency across processes, for frameshm-bench"};
+  Options o;
+  std::string mode, size = "1920x1080";
+  app.add_option("mode", mode, "send, receive, local or count")
+      ->required()
+      ->check(CLI::IsMember({"send", "receive", "local", "count"}));
+  app.add_option("--sink", o.sink, "sink pipeline description (send)");
+  app.add_option("--source", o.source, "source pipeline description (receive)");
+  app.add_option("--size", size, "WIDTHxHEIGHT");
+  app.add_option("--fps", o.fps, "frames per second")->check(CLI::Range(1, 1000));
+  app.add_option("--frames", o.frames, "frames to push or pull")->check(CLI::Range(1, 1000000));
+  app.add_option("--warmup", o.warmup, "frames left out of the samples")->check(CLI::Range(0, 100000));
+  app.add_option("--out", o.out, "file for the samples (receive, local)");
+  app.add_flag("--in-place", o.inPlace, "write frames into the memory the sink offers");
+  app.add_option("--ready", o.ready, "file the receiver creates once frames flow, and the sender waits for");
+  app.add_option("--seconds", o.seconds, "count: measuring window, seconds")->check(CLI::Range(0.05, 600.0));
+  app.add_option("--warmup-seconds", o.warmupSeconds, "count: time left out after the first frame")
+      ->check(CLI::Range(0.0, 60.0));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "frameshm-bench-gst: %s (see --help)\n", e.what());
+    return 2;
+  }
+  if (std::sscanf(size.c_str(), "%ux%u", &o.width, &o.height) != 2 || o.width == 0 || o.height == 0) {
+    std::fprintf(stderr, "frameshm-bench-gst: --size must be WIDTHxHEIGHT, e.g. 1920x1080\n");
+    return 2;
+  }
+  const bool missing = (mode == "send" && (o.sink.empty() || o.ready.empty())) ||
+                       (mode == "receive" && (o.source.empty() || o.ready.empty() || o.out.empty())) ||
+                       (mode == "count" && (o.source.empty() || o.out.empty())) ||
+                       (mode == "local" && o.out.empty());
+  if (missing) {
+    std::fprintf(stderr, "frameshm-bench-gst: %s needs %s\n", mode.c_str(),
+                 mode == "send"      ? "--sink and --ready"
+                 : mode == "receive" ? "--source, --ready and --out"
+                 : mode == "count"   ? "--source and --out"
+                                     : "--out");
+    return 2;
+  }
+  gst_init(nullptr, nullptr);
+  return run(mode, o);
+}

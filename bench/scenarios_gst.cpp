@@ -1,0 +1,351 @@
+// Scenario 5 and the GStreamer half of scenario 3: gst-launch-1.0 processes
+// with shmsink/shmsrc beside the same pipelines with frameshmsink/frameshmsrc.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.hpp"
+#include "scenarios.hpp"
+
+namespace frameshm::bench {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct Size {
+  const char* name;
+  std::uint32_t width, height;
+};
+constexpr Size kSizes[] = {{"640x480", 640, 480}, {"1080p", 1920, 1080}, {"4K", 3840, 2160}};
+
+std::uint64_t i420Bytes(const Size& s) {
+  auto round4 = [](std::uint64_t v) { return (v + 3) / 4 * 4; };
+  return round4(s.width) * s.height + 2 * round4((s.width + 1) / 2) * ((s.height + 1) / 2);
+}
+
+std::string caps(const Size& s, int fps) {
+  return "video/x-raw,format=I420,width=" + std::to_string(s.width) + ",height=" + std::to_string(s.height) +
+         ",framerate=" + std::to_string(fps) + "/1";
+}
+
+// A scratch directory for sockets and logs, removed with what shmsink left in /dev/shm.
+class Scratch {
+ public:
+  Scratch() {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("frameshm-bench-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)))
+                .string();
+    std::filesystem::create_directories(path_);
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_{};
+};
+
+// shmsink names its segments /dev/shm/shmpipe.<pid>.<n>; a killed sender leaves them.
+void removeShmpipeSegments(pid_t pid) {
+  const std::string prefix = "shmpipe." + std::to_string(pid) + ".";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec))
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+}
+
+std::vector<std::string> gstLaunch(const std::string& pipeline) {
+  std::vector<std::string> argv = {"gst-launch-1.0", "-v"};
+  std::istringstream words(pipeline);
+  for (std::string word; words >> word;) argv.push_back(word);
+  return argv;
+}
+
+std::string readFileText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+std::vector<std::string> gstEnv(const Config& config) {
+  if (config.pluginDir.empty()) return {};
+  return {"GST_PLUGIN_PATH=" + config.pluginDir};
+}
+
+bool elementExists(const Config& config, const std::string& element) {
+  // Not --exists: it does not look at GST_PLUGIN_PATH's plugins (GStreamer 1.22).
+  Proc inspect = Proc::spawn({"gst-inspect-1.0", element}, "/dev/null", gstEnv(config));
+  return inspect.wait(milliseconds(20'000)) == 0;
+}
+
+struct Pair {
+  std::string name{};    // "shmsink" or "frameshm"
+  std::string sink{};    // the sink element with its properties
+  std::string source{};  // the source element with its properties
+  bool shmpipe = false;  // a shmsink sender: clean its /dev/shm leftovers
+  std::string feed{};    // the frameshm feed, to remove whatever happens
+};
+
+Pair shmPair(const Scratch& scratch, const std::string& tag, std::uint64_t frameBytes, int buffers) {
+  const std::string socket = scratch.file(tag + ".sock");
+  // shm-size for `buffers` frames, as many as frameshmsink's slots.
+  const std::uint64_t shmSize = frameBytes * static_cast<std::uint64_t>(buffers) + 65536;
+  return {"shmsink",
+          "shmsink socket-path=" + socket + " shm-size=" + std::to_string(shmSize) +
+              " wait-for-connection=true sync=false",
+          "shmsrc socket-path=" + socket + " is-live=true", true};
+}
+
+Pair frameshmPair(const std::string& tag, int buffers) {
+  const std::string feed = feedName(tag);
+  return {"frameshm", "frameshmsink feed=" + feed + " slots=" + std::to_string(buffers) + " sync=false",
+          "frameshmsrc feed=" + feed, false, feed};
+}
+
+// Frames each pair may have in flight: frameshmsink's slots, shmsink's
+// shm-size in frames. 4 lets frameshmsrc hand two pinning readers their
+// frames without a copy (it needs 2 + readers slots).
+constexpr int kBuffers = 4;
+
+// Put before either sink, upstream cannot write into the sink's memory, so the
+// sink copies every frame. shmsink needs it behind a fast source: writing in
+// place into its area (videotestsrc's pool on shmsink's allocator) stalls for
+// good within a second at 1080p, whatever shm-size (gst-plugins-bad 1.22).
+constexpr const char* kSinkCopies = "identity drop-allocation=true ! ";
+
+std::vector<double> readSamples(const std::string& path) {
+  std::vector<double> samples;
+  std::ifstream in(path);
+  for (double v; in >> v;) samples.push_back(v);
+  return samples;
+}
+
+// Runs one gst-launch-1.0 sender and its receivers (`receiver ! fakesink`,
+// counted by the helper) for `seconds`; returns each receiver's fps (0: none came).
+std::vector<double> runPipelines(const Config& config, const Scratch& scratch, const Pair& pair,
+                                 const std::string& sender, const std::vector<std::string>& receivers,
+                                 double seconds, const std::string& tag) {
+  const auto env = gstEnv(config);
+  std::unique_ptr<FeedCleanup> cleanup;
+  if (pair.name == "frameshm") cleanup = std::make_unique<FeedCleanup>(pair.feed);
+  Proc send = Proc::spawn(gstLaunch(sender), scratch.file(tag + "-send.log"), env);
+  // The receivers need the sender's socket or feed to exist.
+  std::this_thread::sleep_for(milliseconds(700));
+  const double warmup = config.smoke ? 0.2 : 0.5;
+  std::vector<Proc> receive;
+  for (std::size_t i = 0; i < receivers.size(); ++i)
+    receive.push_back(Proc::spawn(
+        {config.gstHelper, "count", "--source", receivers[i], "--seconds", std::to_string(seconds),
+         "--warmup-seconds", std::to_string(warmup), "--out", scratch.file(tag + "-fps" + std::to_string(i))},
+        scratch.file(tag + "-recv" + std::to_string(i) + ".log"), env));
+  std::vector<double> fps;
+  for (std::size_t i = 0; i < receive.size(); ++i) {
+    const int code = receive[i].wait(milliseconds(static_cast<int>((seconds + warmup) * 1000) + 20'000));
+    const auto got = readSamples(scratch.file(tag + "-fps" + std::to_string(i)));
+    fps.push_back(code == 0 && !got.empty() ? got[0] : 0.0);
+    if (code != 0)
+      std::fprintf(stderr, "frameshm-bench: %s receiver %zu failed: %s\n", pair.name.c_str(), i,
+                   readFileText(scratch.file(tag + "-recv" + std::to_string(i) + ".log")).c_str());
+  }
+  const pid_t sendPid = send.pid();
+  send.stop(milliseconds(2'000));
+  if (pair.shmpipe) removeShmpipeSegments(sendPid);
+  return fps;
+}
+
+// appsrc -> sink ... source -> appsink latency in two processes; empty if it could not run.
+std::vector<double> gstLatency(const Config& config, const Scratch& scratch, const Pair& pair,
+                               const Size& size, bool inPlace, int frames, const std::string& tag,
+                               bool& notOffered) {
+  const auto env = gstEnv(config);
+  std::unique_ptr<FeedCleanup> cleanup;
+  if (pair.name == "frameshm") cleanup = std::make_unique<FeedCleanup>(pair.feed);
+  const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
+  const std::string out = scratch.file(tag + ".samples"), ready = scratch.file(tag + ".ready");
+  // The receiver counts the sender's priming frame too, and leaves out a short warm-up.
+  constexpr int kWarmup = 10;
+  Proc send =
+      Proc::spawn({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
+                   std::to_string(frames + kWarmup), "--ready", ready, inPlace ? "--in-place" : "--fps=60"},
+                  scratch.file(tag + "-send.log"), env);
+  std::this_thread::sleep_for(milliseconds(700));
+  Proc receive = Proc::spawn({config.gstHelper, "receive", "--source", pair.source, "--size", dims,
+                              "--frames", std::to_string(frames + kWarmup + 1), "--warmup",
+                              std::to_string(kWarmup + 1), "--out", out, "--ready", ready},
+                             scratch.file(tag + "-recv.log"), env);
+  const auto limit = milliseconds(frames * 1000 / 60 + 15'000);
+  const int received = receive.wait(limit);
+  const pid_t sendPid = send.pid();
+  const int sent = send.wait(milliseconds(3'000));
+  if (pair.shmpipe) removeShmpipeSegments(sendPid);
+  notOffered = sent == 3;
+  if (received != 0 && !notOffered)
+    std::fprintf(stderr, "frameshm-bench: %s latency failed: %s %s\n", pair.name.c_str(),
+                 readFileText(scratch.file(tag + "-send.log")).c_str(),
+                 readFileText(scratch.file(tag + "-recv.log")).c_str());
+  if (received != 0) return {};
+  return readSamples(out);
+}
+
+void addLatency(Report& report, const std::string& id, const std::string& what, const Summary& s, double ref,
+                const std::string& refName) {
+  const std::pair<const char*, double> parts[] = {
+      {"p50", s.p50}, {"p95", s.p95}, {"p99", s.p99}, {"max", s.max}};
+  for (const auto& [name, value] : parts) {
+    const bool withRatio = std::string(name) == "p50" && ref > 0;
+    report.add({"gstreamer", id + "." + name, what + " " + name, value, "us", withRatio ? value / ref : NAN,
+                withRatio ? refName : ""});
+  }
+}
+
+bool frameshmElements(const Config& config, Report& report, const std::string& scenario) {
+  if (!config.pluginDir.empty() && elementExists(config, "frameshmsink") &&
+      elementExists(config, "frameshmsrc"))
+    return true;
+  report.note(scenario,
+              "frameshmsink/frameshmsrc not available (libgstframeshm.so not built in this build "
+              "directory): shmsink/shmsrc side only");
+  return false;
+}
+
+}  // namespace
+
+void runGstSlowReader(const Config& config, Report& report) {
+  if (!elementExists(config, "shmsink")) {
+    report.note("slowreader", "shmsink not installed (gst-plugins-bad): GStreamer side left out");
+    return;
+  }
+  const Size& size = kSizes[1];
+  Scratch scratch;
+  const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
+  std::vector<Pair> pairs = {shmPair(scratch, "slow", i420Bytes(size), kBuffers)};
+  if (frameshmElements(config, report, "slowreader")) pairs.push_back(frameshmPair("gslow", kBuffers));
+  double shmNormal = NAN;
+  for (const Pair& pair : pairs) {
+    std::printf("slow reader through %s ...\n", pair.name.c_str());
+    std::fflush(stdout);
+    const std::string sender =
+        "videotestsrc is-live=true pattern=black ! " + caps(size, 60) + " ! " + kSinkCopies + pair.sink;
+    const std::string normal = pair.source + " ! " + caps(size, 60);
+    const std::string slow = pair.source + " ! " + caps(size, 60) + " ! identity sleep-time=100000";
+    auto fps = runPipelines(config, scratch, pair, sender, {normal, slow}, seconds, "slow-" + pair.name);
+    const std::string who = pair.name == "shmsink" ? "shmsink" : "frameshmgst";
+    const std::string label = pair.name == "shmsink" ? "shmsink/shmsrc" : "frameshmsink/frameshmsrc";
+    if (pair.name == "shmsink") shmNormal = fps[0];
+    const bool ratio = pair.name != "shmsink" && shmNormal > 0;
+    report.add({"slowreader", who + ".normalFps",
+                label + " 1080p60: normal reader fps beside a 100 ms reader", fps[0], "frames/s",
+                fps[0] / 60.0, "source rate"});
+    report.add({"slowreader", who + ".slowFps", label + " 1080p60: slow reader fps", fps[1], "frames/s",
+                fps[1] / 60.0, "source rate"});
+    if (ratio)
+      report.add({"slowreader", who + ".vsShmsink", label + ": normal reader fps / shmsink's",
+                  fps[0] / shmNormal, "ratio", fps[0] / shmNormal, "shmsink"});
+  }
+}
+
+void runGstreamer(const Config& config, Report& report) {
+  if (!elementExists(config, "shmsink")) {
+    report.note("gstreamer", "shmsink not installed (gst-plugins-bad): scenario 5 left out");
+    return;
+  }
+  Scratch scratch;
+  const bool withFrameshm = frameshmElements(config, report, "gstreamer");
+  const Size& big = kSizes[1];
+
+  // Throughput: identical pipelines, as fast as the source goes, same buffer
+  // count; once with the sink copying, once with upstream writing in place.
+  const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
+  for (bool inPlace : {false, true}) {
+    std::vector<Pair> pairs = {shmPair(scratch, inPlace ? "tpi" : "tp", i420Bytes(big), kBuffers)};
+    if (withFrameshm) pairs.push_back(frameshmPair(inPlace ? "gtpi" : "gtp", kBuffers));
+    const std::string mode = inPlace ? "inplace" : "copy";
+    const std::string how = inPlace ? "upstream writes in place" : "sink copies";
+    double shmFps = NAN;
+    for (const Pair& pair : pairs) {
+      std::printf("gstreamer throughput %s %s ...\n", pair.name.c_str(), mode.c_str());
+      std::fflush(stdout);
+      const std::string sender =
+          "videotestsrc pattern=black ! " + caps(big, 60) + " ! " + (inPlace ? "" : kSinkCopies) + pair.sink;
+      const std::string receiver = pair.source + " ! " + caps(big, 60);
+      const double fps =
+          runPipelines(config, scratch, pair, sender, {receiver}, seconds, "tp-" + mode + pair.name)[0];
+      if (pair.name == "shmsink") {
+        shmFps = fps;
+        report.add({"gstreamer", "shm.throughput." + mode, "shmsink/shmsrc 1080p I420 throughput, " + how,
+                    fps, "frames/s"});
+        if (fps <= 0)
+          report.note("gstreamer", "shmsink/shmsrc, " + how +
+                                       ": no frame got through in the measuring window "
+                                       "(shmsink stalls when upstream writes into its memory)");
+      } else {
+        report.add({"gstreamer", "frameshm.throughput." + mode,
+                    "frameshmsink/frameshmsrc 1080p I420 throughput, " + how, fps, "frames/s",
+                    shmFps > 0 ? fps / shmFps : NAN, "shmsink"});
+      }
+    }
+  }
+
+  // Latency: appsrc push in one process to appsink pull in the other.
+  if (!std::filesystem::exists(config.gstHelper)) {
+    report.note("gstreamer", "frameshm-bench-gst helper not found next to frameshm-bench: latency left out");
+    return;
+  }
+  const int frames = config.smoke ? 40 : static_cast<int>(std::max(60.0, config.latencySeconds * 60));
+  {
+    const std::string out = scratch.file("local.samples");
+    Proc local = Proc::spawn({config.gstHelper, "local", "--size", "1920x1080", "--frames",
+                              std::to_string(frames + 20), "--warmup", "20", "--out", out},
+                             scratch.file("local.log"));
+    if (local.wait(milliseconds(frames * 1000 / 60 + 15'000)) == 0)
+      addLatency(report, "sameProcess", "appsrc ! queue ! appsink (one process, 1080p)",
+                 summarize(readSamples(out)), 0, "");
+  }
+  for (const Size& size : kSizes) {
+    // The smoke run only checks that the latency path works.
+    if (config.smoke && std::string(size.name) != "1080p") continue;
+    std::vector<Pair> latencyPairs = {
+        shmPair(scratch, std::string("lat") + size.name, i420Bytes(size), kBuffers)};
+    if (withFrameshm) latencyPairs.push_back(frameshmPair(std::string("glat") + size.name, kBuffers));
+    std::map<std::string, double> shmP50;
+    for (const Pair& pair : latencyPairs) {
+      for (bool inPlace : {false, true}) {
+        const std::string mode = inPlace ? "inplace" : "copy";
+        std::printf("gstreamer latency %s %s %s ...\n", pair.name.c_str(), size.name, mode.c_str());
+        std::fflush(stdout);
+        bool notOffered = false;
+        const std::string tag = "lat-" + pair.name + "-" + size.name + "-" + mode;
+        const auto samples = gstLatency(config, scratch, pair, size, inPlace, frames, tag, notOffered);
+        const std::string who = pair.name == "shmsink" ? "shm" : "frameshm";
+        const std::string label = (pair.name == "shmsink" ? "shmsink/shmsrc " : "frameshmsink/frameshmsrc ") +
+                                  std::string(size.name) + "@60 appsrc->appsink, " +
+                                  (inPlace ? "written in place" : "sink copies");
+        if (samples.empty()) {
+          report.note("gstreamer",
+                      label + ": " + (notOffered ? "the sink offers no memory upstream" : "did not run"));
+          continue;
+        }
+        const Summary s = summarize(samples);
+        if (pair.name == "shmsink") shmP50[mode] = s.p50;
+        addLatency(report, who + "." + size.name + "." + mode, label, s,
+                   pair.name == "shmsink" ? 0 : shmP50[mode], "shmsink");
+      }
+    }
+  }
+}
+
+}  // namespace frameshm::bench

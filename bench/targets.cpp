@@ -1,0 +1,84 @@
+// The project's performance goals, checked against the figures of a run.
+#include <algorithm>
+#include <cmath>
+
+#include "scenarios.hpp"
+
+namespace frameshm::bench {
+namespace {
+
+double value(const Report& report, const std::string& scenario, const std::string& id) {
+  auto figure = report.find(scenario, id);
+  return figure ? figure->value : NAN;
+}
+
+double ratio(const Report& report, const std::string& scenario, const std::string& id) {
+  auto figure = report.find(scenario, id);
+  return figure ? figure->ratio : NAN;
+}
+
+// The spread of a figure across frame sizes: largest / smallest.
+double spread(const Report& report, const std::string& scenario, const std::vector<std::string>& ids) {
+  double lo = INFINITY, hi = 0;
+  for (const auto& id : ids) {
+    const double v = value(report, scenario, id);
+    if (!std::isfinite(v)) return NAN;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  return lo > 0 ? hi / lo : NAN;
+}
+
+void check(Report& report, const std::string& name, const std::string& goal, double measured, bool met) {
+  if (!std::isfinite(measured)) return;
+  report.addTarget({name, goal, measured, met, ""});
+}
+
+}  // namespace
+
+void judgeTargets(Report& report) {
+  const std::vector<std::string> sizes = {"640x480", "1080p", "4K"};
+  for (const auto& size : sizes) {
+    const double r = ratio(report, "publish", size + ".copyMBps");
+    check(report, "copy-publish " + size + " / memcpy", ">= 0.80", r, r >= 0.80);
+  }
+
+  const double inPlaceSpread =
+      spread(report, "publish", {"640x480.inPlaceUs", "1080p.inPlaceUs", "4K.inPlaceUs"});
+  check(report, "in-place publish cost, 4K vs 640x480 spread", "<= 1.5 (flat)", inPlaceSpread,
+        inPlaceSpread <= 1.5);
+
+  for (const auto& size : sizes) {
+    const double r = ratio(report, "latency", size + ".block.publishToWake.p50");
+    check(report, "blocking wake p50 " + size + " / semaphore floor", "<= 1.25", r, r <= 1.25);
+  }
+  const double blockSpread = spread(
+      report, "latency",
+      {"640x480.block.publishToWake.p50", "1080p.block.publishToWake.p50", "4K.block.publishToWake.p50"});
+  check(report, "blocking wake p50 spread 640x480..4K", "<= 1.25 (flat)", blockSpread, blockSpread <= 1.25);
+  double worstSpin = NAN;
+  for (const auto& size : sizes) {
+    const double p50 = value(report, "latency", size + ".spin.publishToWake.p50");
+    if (std::isfinite(p50)) worstSpin = std::isfinite(worstSpin) ? std::max(worstSpin, p50) : p50;
+  }
+  check(report, "spin-then-block wake p50 (worst size)", "<= 10 us", worstSpin, worstSpin <= 10);
+
+  const double slowShare = ratio(report, "slowreader", "frameshm.normalFps");
+  check(report, "normal reader beside a slow one, share of source rate", ">= 0.99", slowShare,
+        slowShare >= 0.99);
+  const double fanout = ratio(report, "fanout", "8r.producerCpuUs");
+  check(report, "producer CPU per frame, 8 readers / 1 reader", "<= 1.3", fanout, fanout <= 1.3);
+
+  const double gstThroughput = ratio(report, "gstreamer", "frameshm.throughput.copy");
+  check(report, "GStreamer throughput frameshm / shmsink", ">= 1.0", gstThroughput, gstThroughput >= 1.0);
+  const double gstLatency = ratio(report, "gstreamer", "frameshm.1080p.copy.p50");
+  check(report, "GStreamer latency p50 at 1080p, frameshm / shmsink", "<= 0.5", gstLatency,
+        gstLatency <= 0.5);
+  const double gstFlat =
+      spread(report, "gstreamer",
+             {"frameshm.640x480.inplace.p50", "frameshm.1080p.inplace.p50", "frameshm.4K.inplace.p50"});
+  check(report, "GStreamer in-place latency p50 spread 640x480..4K", "<= 1.25 (flat)", gstFlat,
+        gstFlat <= 1.25);
+}
+
+}  // namespace frameshm::bench
