@@ -280,7 +280,6 @@ int run(const Options& options) {
       ending = "failed";
       break;
     }
-    const std::int64_t captureStart = monotonicNs();
     const auto outcome = filler.fill(*slot, std::chrono::steady_clock::now() - start);
     if (outcome != FrameFiller::Outcome::Filled) {
       status.finish();
@@ -293,8 +292,9 @@ int run(const Options& options) {
       }
       break;
     }
-    // A capture's frame exists once read; the pattern's once drawing began.
-    const std::int64_t captureNs = options.source == "pattern" ? captureStart : monotonicNs();
+    // The frame counts as captured once complete (read from the source, or
+    // drawn): consumers' latency is then the transport's, not the drawing's.
+    const std::int64_t captureNs = monotonicNs();
     auto published = producer->publish(std::move(*slot), {.captureNs = captureNs, .flags = filler.flags()});
     if (!published) {
       status.finish();
