@@ -515,16 +515,11 @@ static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery
 }
 
 // Copies `buffer` into a fresh slot, repacking when its layout is not the
-// slot's. False (with an element error posted) on a buffer we cannot read.
+// slot's. False on a buffer that does not map as a frame of the caps.
 static bool copyIntoSlot(GstFrameshmSink* self, GstBuffer* buffer, const frameshm::WriteSlot& slot) {
   GstFrameshmSinkState& state = *self->state;
   GstVideoFrame frame;
-  if (!gst_video_frame_map(&frame, &state.info, buffer, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("Could not read a video frame."),
-                      ("gst_video_frame_map failed for a buffer of %" G_GSIZE_FORMAT " bytes",
-                       gst_buffer_get_size(buffer)));
-    return false;
-  }
+  if (!gst_video_frame_map(&frame, &state.info, buffer, GST_MAP_READ)) return false;
   const frameshm::FrameFormat& to = state.format;
   const auto* base = static_cast<const std::byte*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
   bool contiguous = gst_buffer_n_memory(buffer) == 1 && gst_buffer_get_size(buffer) >= to.frameSize;
@@ -577,7 +572,16 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
   } else {
     auto slot = box->producer->acquire();
     if (slot) {
-      if (!copyIntoSlot(self, buffer, *slot)) return GST_FLOW_ERROR;
+      if (!copyIntoSlot(self, buffer, *slot)) {
+        *slot = frameshm::WriteSlot{};  // abandoned under the lock, like every producer call
+        lock.unlock();
+        GST_ELEMENT_ERROR(self, STREAM, FAILED,
+                          ("Could not read a video frame: the buffer does not match the caps."),
+                          ("gst_video_frame_map failed for a buffer of %" G_GSIZE_FORMAT
+                           " bytes, caps want %" G_GSIZE_FORMAT,
+                           gst_buffer_get_size(buffer), GST_VIDEO_INFO_SIZE(&state.info)));
+        return GST_FLOW_ERROR;
+      }
       published = box->producer->publish(std::move(*slot), meta);
     } else {
       published = std::unexpected(slot.error());

@@ -512,3 +512,20 @@ TEST_CASE("a producer that dies and does not come back within timeout is an elem
   REQUIRE(producer.wait(5s) == 128 + SIGKILL);
   requireElementError(in.waitEnd(15s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "went away");
 }
+
+TEST_CASE("a buffer smaller than its caps say is an element error from frameshmsink") {
+  const std::string feed = uniqueFeed("short");
+  FeedGuard guard(feed);
+  auto pipeline = Pipeline::launch(
+      "appsrc name=app format=time caps=video/x-raw,format=RGB,width=64,height=48,framerate=25/1 ! "
+      "frameshmsink name=e feed=" +
+      feed);
+  REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, 100, nullptr);
+  GST_BUFFER_PTS(buffer) = 0;
+  gst_app_src_push_buffer(GST_APP_SRC(pipeline.element("app")), buffer);
+  requireElementError(pipeline.waitEnd(10s), "e", GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED,
+                      "does not match the caps");
+  pipeline.stop();
+  CHECK_FALSE(frameshm::test::segmentExists(feed));
+}
