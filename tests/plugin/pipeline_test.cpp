@@ -1,5 +1,6 @@
 // frameshmsink → frameshmsrc with real pipelines: content, readers, EOS.
 #include <gst/app/gstappsrc.h>
+#include <signal.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -7,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gst_test_support.hpp"
 #include "test_support.hpp"
@@ -260,4 +262,79 @@ TEST_CASE("a caps change through frameshmsink starts a new generation that frame
     seen.insert(frame.format + " " + std::to_string(frame.width) + "x" + std::to_string(frame.height));
   CHECK(seen == std::set<std::string>{"RGB 64x48", "I420 33x17", "GRAY8 640x2"});
   CHECK(uint64Property(in.element("src"), "generations") == 3);
+}
+
+TEST_CASE("a caps change upstream of the slot pool renegotiates the pool and the feed") {
+  const std::string feed = uniqueFeed("poolcaps");
+  FeedGuard guard(feed);
+  auto in = Pipeline::launch(reader(feed));
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(
+      "videotestsrc is-live=true ! capsfilter name=filter caps=video/x-raw,format=BGRx,width=320,height=240,"
+      "framerate=30/1 ! frameshmsink name=sink feed=" +
+      feed);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  auto waitFor = [&](const std::string& size) {
+    for (int i = 0; i < 200; ++i) {
+      for (const auto& frame : read.frames())
+        if (frame.format + " " + std::to_string(frame.width) + "x" + std::to_string(frame.height) == size)
+          return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  };
+  REQUIRE(waitFor("BGRx 320x240"));
+  GstCaps* caps = gst_caps_from_string("video/x-raw,format=I420,width=160,height=90,framerate=30/1");
+  g_object_set(out.element("filter"), "caps", caps, nullptr);
+  gst_caps_unref(caps);
+  CHECK(waitFor("I420 160x90"));
+  CHECK(uint64Property(out.element("sink"), "frames-in-place") > 0);
+  GstElement* pipeline = GST_ELEMENT(gst_element_get_parent(out.element("sink")));
+  gst_element_send_event(pipeline, gst_event_new_eos());
+  gst_object_unref(pipeline);
+  const auto outEnd = out.waitEnd(10s);
+  INFO(outEnd.errorMessage << " / " << outEnd.errorDebug);
+  CHECK(outEnd.eos);
+  CHECK(in.waitEnd(10s).eos);
+}
+
+TEST_CASE("a frameshmsink process killed and restarted is followed by its readers") {
+  const std::string feed = uniqueFeed("sinkkill");
+  FeedGuard guard(feed);
+  frameshm::test::TempDir dir;
+  auto in = Pipeline::launch(reader(feed));
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  auto writerArgs = [&](const std::string& size, const std::string& frames) {
+    return std::vector<std::string>{"gst-launch-1.0",
+                                    "videotestsrc",
+                                    "is-live=true",
+                                    "num-buffers=" + frames,
+                                    "!",
+                                    "video/x-raw,format=GRAY8," + size + ",framerate=30/1",
+                                    "!",
+                                    "frameshmsink",
+                                    "feed=" + feed};
+  };
+  auto first =
+      frameshm::test::Child::spawn(writerArgs("width=64,height=48", "100000"),
+                                   frameshm::test::gstEnvironment(), dir.file("1.out"), dir.file("1.err"));
+  for (int i = 0; i < 200 && read.count() < 10; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(read.count() >= 10);
+  first.kill(SIGKILL);
+  first.wait(5s);
+  auto second =
+      frameshm::test::Child::spawn(writerArgs("width=32,height=24", "30"), frameshm::test::gstEnvironment(),
+                                   dir.file("2.out"), dir.file("2.err"));
+  INFO("second writer: " << frameshm::test::readFile(dir.file("2.out"))
+                         << frameshm::test::readFile(dir.file("2.err")));
+  REQUIRE(second.wait(30s) == 0);
+  const auto end = in.waitEnd(20s);
+  INFO(end.errorMessage << " / " << end.errorDebug);
+  REQUIRE(end.eos);
+  std::set<int> widths;
+  for (const auto& frame : read.frames()) widths.insert(frame.width);
+  CHECK(widths == std::set<int>{64, 32});
+  CHECK_FALSE(frameshm::test::segmentExists(feed));
 }
