@@ -149,7 +149,8 @@ class FrameFiller {
       for (std::uint64_t i = 0; i < frames; ++i) capture_->skip();
   }
 
-  // Frames the capture decoded straight into the slot (no copy).
+  // Frames the capture decoded straight into the slot (no copy; the first
+  // frame, read when the source was opened, is copied in once).
   [[nodiscard]] std::uint64_t decodedInPlace() const noexcept { return inPlace_; }
   // Times a file source started again from its beginning (--loop).
   [[nodiscard]] std::uint64_t loops() const noexcept { return loops_; }

@@ -46,6 +46,8 @@ TEST_CASE("a video file source is played once at its size and the consumer recei
   INFO(producer.err());
   REQUIRE(producer.child.wait(60s) == 0);
   CHECK(producer.err().find("reached the end of the file: 40 frames") != std::string::npos);
+  // BGR at the file's size: OpenCV decodes straight into the slots.
+  CHECK(producer.err().find("40 decoded in place") != std::string::npos);
 
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(30s) == 0);
