@@ -11,6 +11,9 @@
  * As a live source (the default) each buffer's timestamp is the running time
  * at which the producer captured the frame (its CLOCK_MONOTONIC capture time
  * mapped onto the pipeline clock); with is-live=false it is the producer's PTS.
+ * The latency it reports is one frame, raised when frames arrive older than
+ * that (a producer whose own pipeline has latency), so that a synchronised
+ * sink downstream does not drop them as late.
  *
  * The source follows its feed: a producer that restarts, is replaced or
  * changes caps is followed without an error (caps are renegotiated); a
@@ -109,6 +112,10 @@ struct GstFrameshmSrcState {
   GstBufferPool* pool = nullptr;         // buffers for copies
   bool downstreamVideoMeta = false;
   GstClockTime frameDuration = GST_CLOCK_TIME_NONE;
+  // The latency reported: one frame, raised when frames arrive older than
+  // that (a producer pipeline with latency of its own), so that sinks
+  // downstream do not drop them as late. Read by the latency query.
+  std::atomic<GstClockTime> latency{0};
   std::uint32_t slots = 0;
 
   std::shared_ptr<std::atomic<std::uint32_t>> outstanding = std::make_shared<std::atomic<std::uint32_t>>(0);
@@ -247,6 +254,7 @@ bool renegotiate(GstFrameshmSrc* self, GstCaps* caps, const frameshm::FrameForma
     gst_object_unref(state.pool);
     state.pool = nullptr;  // copies then allocate plain buffers
   }
+  state.latency = GST_CLOCK_TIME_IS_VALID(state.frameDuration) ? state.frameDuration : 0;
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
   return true;
 }
@@ -320,6 +328,17 @@ void stampBuffer(GstFrameshmSrc* self, GstBuffer* buffer, const frameshm::FrameM
     const GstClockTime clockTime = frameshm::gst::clockFromMonotonic(GST_ELEMENT(self), captured);
     const GstClockTime base = gst_element_get_base_time(GST_ELEMENT(self));
     if (GST_CLOCK_TIME_IS_VALID(clockTime)) pts = clockTime > base ? clockTime - base : 0;
+    // The first frame of a generation may have waited in the feed for us;
+    // later ones show how old frames are when they arrive.
+    const std::int64_t age = frameshm::monotonicNs() - captured;
+    if (!state.discont && age > static_cast<std::int64_t>(state.latency.load()) &&
+        age < static_cast<std::int64_t>(2 * GST_SECOND)) {
+      state.latency = static_cast<GstClockTime>(age + age / 4);
+      GST_INFO_OBJECT(self,
+                      "frames arrive %" GST_TIME_FORMAT " after capture: latency raised to %" GST_TIME_FORMAT,
+                      GST_TIME_ARGS(age), GST_TIME_ARGS(state.latency.load()));
+      gst_element_post_message(GST_ELEMENT(self), gst_message_new_latency(GST_OBJECT(self)));
+    }
   } else if (meta.pts >= 0) {
     pts = static_cast<GstClockTime>(meta.pts);
   }
@@ -520,12 +539,12 @@ static gboolean gst_frameshm_src_query(GstBaseSrc* src, GstQuery* query) {
   auto* self = GST_FRAMESHM_SRC(src);
   if (GST_QUERY_TYPE(query) == GST_QUERY_LATENCY) {
     const bool live = gst_base_src_is_live(src);
-    // A frame reaches us right after capture; one frame's time covers the
-    // producer's own pipeline and the hop.
+    // Buffers carry their capture time, so they are as late as the frames
+    // are old when they arrive; the feed holds up to slots - 1 frames more.
     const GstClockTime frame = self->state->frameDuration;
-    const GstClockTime min = live && GST_CLOCK_TIME_IS_VALID(frame) ? frame : 0;
+    const GstClockTime min = live ? self->state->latency.load() : 0;
     const GstClockTime max = live && GST_CLOCK_TIME_IS_VALID(frame)
-                                 ? frame * std::max<std::uint32_t>(self->state->slots, 2)
+                                 ? min + frame * std::max<std::uint32_t>(self->state->slots, 2)
                                  : GST_CLOCK_TIME_NONE;
     gst_query_set_latency(query, live, min, max);
     return TRUE;

@@ -529,3 +529,39 @@ TEST_CASE("a buffer smaller than its caps say is an element error from frameshms
   pipeline.stop();
   CHECK_FALSE(frameshm::test::segmentExists(feed));
 }
+
+TEST_CASE("frameshmsrc reports as latency how old frames are when they arrive") {
+  const std::string feed = uniqueFeed("latency");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, 16, 16, {50, 1});
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+  REQUIRE(producer);
+  auto in =
+      Pipeline::launch("frameshmsrc name=src feed=" + feed + " ! identity name=tap ! fakesink sync=true");
+  FrameTap read(in.element("tap"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    // Frames captured 150 ms before they are published.
+    while (!done) {
+      (void)producer->write(std::vector<std::byte>(format->frameSize),
+                            {.captureNs = frameshm::monotonicNs() - 150'000'000});
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  for (int i = 0; i < 200 && read.count() < 10; ++i) std::this_thread::sleep_for(50ms);
+  GstQuery* query = gst_query_new_latency();
+  const bool answered = gst_element_query(in.element("src"), query);
+  gboolean live = FALSE;
+  GstClockTime min = 0, max = 0;
+  gst_query_parse_latency(query, &live, &min, &max);
+  gst_query_unref(query);
+  done = true;
+  writer.join();
+  REQUIRE(read.count() >= 10);
+  REQUIRE(answered);
+  CHECK(live);
+  CHECK(min >= 150 * GST_MSECOND);
+  CHECK(min < 1 * GST_SECOND);
+  CHECK(max >= min);
+}
