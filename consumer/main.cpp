@@ -21,7 +21,6 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
-#include <optional>
 #include <set>
 #include <string>
 #include <thread>
