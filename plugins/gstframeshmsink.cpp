@@ -16,7 +16,11 @@
  * Buffers are copied into a slot by default. An upstream element that takes
  * the buffer pool the sink proposes writes its frame straight into a slot
  * (one at a time: while that slot is out, further buffers are plain memory
- * and copied).
+ * and copied). Once published, the slot belongs to the feed again and is
+ * rewritten in turn, so an element between the source and this sink that
+ * keeps buffers after passing them on (videorate) would see them change: use
+ * offer-slots=false behind such elements. For the same reason the sink keeps
+ * no last sample by default, and offers no slots if enable-last-sample is set.
  *
  * Like every sink the element waits, with sync=true (the default), until the
  * pipeline clock reaches each buffer's running time plus the pipeline's
@@ -87,6 +91,9 @@ struct SlotBox {
   // Declared after the producer: destroyed (abandoned) before it.
   frameshm::WriteSlot lent;
   std::uint64_t leaseId = 0;  // the lease `lent` belongs to; 0: nothing lent
+  // Slot-wrapping memories still alive, published or not: each points into
+  // the current segment, which must stay mapped until they are freed.
+  std::uint32_t liveLeases = 0;
   std::uint64_t nextLeaseId = 1;
   // The element has let go of this box: the producer ended the feed and is
   // destroyed when the last lent slot comes back.
@@ -106,9 +113,10 @@ void returnLease(gpointer data) {
   if (box.leaseId == lease->id) {
     box.lent = frameshm::WriteSlot{};  // never published: readers never see it
     box.leaseId = 0;
-    box.returned.notify_all();
   }
-  if (box.orphaned && box.leaseId == 0) box.producer.reset();
+  --box.liveLeases;
+  box.returned.notify_all();
+  if (box.orphaned && box.liveLeases == 0) box.producer.reset();
 }
 
 }  // namespace
@@ -155,6 +163,7 @@ GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
         auto* lease = new Lease{box, box->nextLeaseId++};
         box->lent = std::move(*slot);
         box->leaseId = lease->id;
+        ++box->liveLeases;
         *buffer = gst_buffer_new();
         gst_buffer_append_memory(
             *buffer, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), data.data(), data.size(), 0,
@@ -395,9 +404,10 @@ static gboolean gst_frameshm_sink_stop(GstBaseSink* sink) {
   const std::shared_ptr<SlotBox> box = currentBox(self);
   {
     std::lock_guard lock(box->mutex);
-    if (box->leaseId != 0 && box->producer) {
-      // Upstream may still be writing into the lent slot: end the feed now,
-      // keep the memory mapped until the slot comes back.
+    if (box->liveLeases != 0 && box->producer) {
+      // Upstream may still be writing into the lent slot, or holding
+      // buffers that wrap slots: end the feed now, keep the memory mapped
+      // until they are freed.
       box->producer->end();
       box->orphaned = true;
     } else {
@@ -462,13 +472,17 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
     GST_INFO_OBJECT(self, "feed '%s' created: %s, %u slots", box->producer->feed().c_str(),
                     frameshm::describe(*format).c_str(), box->producer->slotCount());
   } else if (box->producer->format() != *format || capsString != state.negotiatedCaps) {
-    // The old segment goes away with the old generation: no slot of it may
-    // still be out being filled.
-    if (!box->returned.wait_for(lock, kLeaseWait, [&] { return box->leaseId == 0; })) {
+    // The old segment is unmapped with the old generation: no buffer may
+    // still wrap one of its slots.
+    if (!box->returned.wait_for(lock, kLeaseWait, [&] { return box->liveLeases == 0; })) {
+      const std::uint32_t held = box->liveLeases;
       lock.unlock();
-      GST_ELEMENT_ERROR(self, STREAM, FAILED,
-                        ("Cannot change the feed's format while upstream still fills a slot."),
-                        ("a slot lent through the buffer pool was not returned within 1 s of new caps"));
+      GST_ELEMENT_ERROR(
+          self, STREAM, FAILED,
+          ("Cannot change the feed's format while upstream still holds buffers of the old one."),
+          ("%u slot buffers of the old caps not freed within 1 s: an element upstream keeps "
+           "buffers (set offer-slots=false)",
+           held));
       return FALSE;
     }
     if (auto ok = box->producer->reconfigure(*format, capsString); !ok) {
@@ -498,7 +512,8 @@ static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery
   GST_OBJECT_LOCK(self);
   const bool offer = self->offer_slots;
   GST_OBJECT_UNLOCK(self);
-  if (!offer || !caps || !state.negotiated) return TRUE;
+  // A last sample kept (enable-last-sample=true) would pin a slot buffer.
+  if (!offer || !caps || !state.negotiated || gst_base_sink_is_last_sample_enabled(sink)) return TRUE;
   GstVideoInfo info;
   if (!gst_video_info_from_caps(&info, caps)) return TRUE;
   auto format = frameshm::gst::formatFromInfo(info);
@@ -716,4 +731,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   // Publishing is a copy at most: the 20 ms basesink reserves for rendering
   // would only add to every reader's latency in a live pipeline.
   gst_base_sink_set_processing_deadline(GST_BASE_SINK(self), 0);
+  // A kept last sample would hold a slot-wrapping buffer: its memory would
+  // change as the producer reuses the slot, and block a caps change.
+  gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(self), FALSE);
 }
