@@ -190,18 +190,24 @@ std::vector<Chart> chartsFor(const Report& report) {
       "latency.png", "4. Publish -> reader wake, I420 (other process)", "us", {"p50", "p99", "max"}};
   latency.logScale = true;
   latency.reference = valueOf(report, "latency", "floor.p50");
-  latency.referenceLabel = "semaphore floor p50 (same run)";
-  latency.groups.push_back({"semaphore floor",
-                            {valueOf(report, "latency", "floor.p50"), valueOf(report, "latency", "floor.p99"),
-                             valueOf(report, "latency", "floor.max")}});
-  for (const char* size : sizes)
+  latency.referenceLabel = "semaphore floor p50, 60 Hz (same run)";
+  auto floorGroup = [&](const std::string& id, const std::string& label) {
+    latency.groups.push_back(
+        {label,
+         {valueOf(report, "latency", id + ".p50"), valueOf(report, "latency", id + ".p99"),
+          valueOf(report, "latency", id + ".max")}});
+  };
+  floorGroup("floor", "floor 60Hz");
+  for (const char* size : {"640x480", "1080p", "4K", "4K30"}) {
+    if (std::string(size) == "4K30") floorGroup("floor30", "floor 30Hz");
     for (const char* mode : {"block", "spin", "poll"}) {
       const std::string id = std::string(size) + "." + mode + ".publishToWake";
       latency.groups.push_back(
-          {std::string(size) + " " + mode,
+          {std::string(size == std::string("4K30") ? "4K@30" : size) + " " + mode,
            {valueOf(report, "latency", id + ".p50"), valueOf(report, "latency", id + ".p99"),
             valueOf(report, "latency", id + ".max")}});
     }
+  }
   charts.push_back(latency);
 
   Chart gst{"gstreamer.png",

@@ -57,12 +57,19 @@ class Scratch {
   std::string path_{};
 };
 
-// shmsink names its segments /dev/shm/shmpipe.<pid>.<n>; a killed sender leaves them.
+// shmsink names its segments /dev/shm/shmpipe.<pid>.<n>, the numbers padded
+// with spaces to 5 characters; a killed sender leaves them.
 void removeShmpipeSegments(pid_t pid) {
-  const std::string prefix = "shmpipe." + std::to_string(pid) + ".";
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec))
-    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("shmpipe.", 0) != 0) continue;
+    const auto dot = name.find('.', 8);
+    if (dot == std::string::npos) continue;
+    std::string number = name.substr(8, dot - 8);
+    number.erase(0, number.find_first_not_of(' '));
+    if (number == std::to_string(pid)) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 std::vector<std::string> gstLaunch(const std::string& pipeline) {
@@ -117,9 +124,10 @@ Pair frameshmPair(const std::string& tag, int buffers) {
 }
 
 // Frames each pair may have in flight: frameshmsink's slots, shmsink's
-// shm-size in frames. 4 lets frameshmsrc hand two pinning readers their
-// frames without a copy (it needs 2 + readers slots).
-constexpr int kBuffers = 4;
+// shm-size in frames. 5 is the fewest with which frameshmsrc hands frames
+// downstream without copying them (it wraps a frame only while
+// outstanding + 1 + 3 <= slots; with 4 it copies every frame).
+constexpr int kBuffers = 5;
 
 // Put before either sink, upstream cannot write into the sink's memory, so the
 // sink copies every frame. shmsink needs it behind a fast source: writing in
