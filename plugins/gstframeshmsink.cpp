@@ -557,6 +557,7 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
   const std::shared_ptr<SlotBox> box = currentBox(self);
   std::unique_lock lock(box->mutex);
   if (!box->producer) {
+    lock.unlock();
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("No caps were negotiated before the first frame."),
                       ("render called without a producer"));
     return GST_FLOW_NOT_NEGOTIATED;
