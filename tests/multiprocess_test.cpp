@@ -2,7 +2,6 @@
 // children, and some of them are killed with SIGKILL on purpose.
 #include <catch2/catch.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -34,24 +33,6 @@ struct ReaderReport {
   std::uint64_t statsTorn = 0;
   std::uint64_t lastNumber = 0;
   int endedBy = -1;                // the ErrorCode that ended the reading loop
-};
-
-class ReportPipe {
- public:
-  ReportPipe() { REQUIRE(pipe(fds_) == 0); }
-  ~ReportPipe() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  void send(const ReaderReport& report) const { (void)!write(fds_[1], &report, sizeof report); }
-  ReaderReport receive() const {
-    ReaderReport report;
-    REQUIRE(read(fds_[0], &report, sizeof report) == sizeof report);
-    return report;
-  }
-
- private:
-  int fds_[2]{};
 };
 
 enum class ReadMode { InPlace, Pinned, Copy };
@@ -124,7 +105,7 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
   FeedGuard guard(feed);
   auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 5});
   REQUIRE(producer);
-  ReportPipe pipes[3];
+  frameshm::test::ResultPipe<ReaderReport> pipes[3];
   const ReadMode modes[3] = {ReadMode::InPlace, ReadMode::Pinned, ReadMode::Copy};
   std::vector<Child> readers;
   for (int r = 0; r < 3; ++r)
@@ -146,7 +127,9 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
   for (int r = 0; r < 3; ++r) {
     INFO("reader " << r);
     REQUIRE(readers[r].wait(30s) == 0);
-    const ReaderReport report = pipes[r].receive();
+    auto received = pipes[r].receive(10s);
+    REQUIRE(received);
+    const ReaderReport& report = *received;
     CHECK(report.accepted > 0);
     CHECK(report.badStamps == 0);
     CHECK(report.statsDropped == report.gaps);
@@ -163,7 +146,7 @@ TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor 
   FeedGuard guard(feed);
   auto producer = Producer::create({.feed = feed, .format = testFormat()});
   REQUIRE(producer);
-  ReportPipe slowPipe, normalPipe;
+  frameshm::test::ResultPipe<ReaderReport> slowPipe, normalPipe;
   auto slow = Child::fork([&] {
     ReaderReport report;
     auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms});
@@ -199,8 +182,12 @@ TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor 
 
   REQUIRE(slow.wait(30s) == 0);
   REQUIRE(normal.wait(30s) == 0);
-  const ReaderReport s = slowPipe.receive();
-  const ReaderReport n = normalPipe.receive();
+  auto slowReport = slowPipe.receive(10s);
+  auto normalReport = normalPipe.receive(10s);
+  REQUIRE(slowReport);
+  REQUIRE(normalReport);
+  const ReaderReport& s = *slowReport;
+  const ReaderReport& n = *normalReport;
   CHECK(s.accepted <= kFrames / 5);  // it really was slow
   CHECK(s.statsDropped >= kFrames / 2);
   CHECK(n.badStamps == 0);
@@ -213,28 +200,23 @@ TEST_CASE("a reader killed while pinning a slot does not stop the producer and i
   FeedGuard guard(feed);
   auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 3, .maxReaders = 1});
   REQUIRE(producer);
-  int ready[2];
-  REQUIRE(pipe(ready) == 0);
+  frameshm::test::ResultPipe<char> pinned;
   auto reader = Child::fork([&] {
     auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms, .pin = true});
     if (!consumer) return 1;
     auto frame = consumer->waitFrame(5s);
     if (!frame) return 2;
-    const char byte = 1;
-    (void)!write(ready[1], &byte, 1);
+    pinned.send(1);
     pause();  // holds the pin until killed
     return 0;
   });
   REQUIRE(waitForReaders(*producer, 1, 10s));
-  char byte = 0;
-  for (int i = 0; i < 1000 && byte == 0; ++i) {
+  std::optional<char> holding;
+  for (int i = 0; i < 1000 && !holding; ++i) {
     REQUIRE(producer->write(std::vector<std::byte>(100)));
-    pollfd pfd{ready[0], POLLIN, 0};
-    if (poll(&pfd, 1, 5) == 1) REQUIRE(read(ready[0], &byte, 1) == 1);
+    holding = pinned.receive(5ms);
   }
-  REQUIRE(byte == 1);
-  close(ready[0]);
-  close(ready[1]);
+  REQUIRE(holding);
 
   reader.kill(SIGKILL);
   REQUIRE(reader.wait(5s) == 128 + SIGKILL);

@@ -24,30 +24,10 @@ using namespace frameshm;
 using namespace std::chrono_literals;
 using frameshm::test::Child;
 using frameshm::test::FeedGuard;
+using ValuePipe = frameshm::test::ResultPipe<std::int64_t>;
 using frameshm::test::uniqueFeed;
 
 namespace {
-
-// A pipe the child writes one 64-bit value into, and the test reads it from.
-class ValuePipe {
- public:
-  ValuePipe() { REQUIRE(pipe(fds_) == 0); }
-  ~ValuePipe() {
-    close(fds_[0]);
-    close(fds_[1]);
-  }
-  void send(std::int64_t value) const { (void)!write(fds_[1], &value, sizeof value); }
-  // The value, or -1 if none came within `timeout`.
-  std::int64_t receive(std::chrono::milliseconds timeout) const {
-    pollfd pfd{fds_[0], POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(timeout.count())) != 1) return -1;
-    std::int64_t value = -1;
-    return read(fds_[0], &value, sizeof value) == sizeof value ? value : -1;
-  }
-
- private:
-  int fds_[2]{};
-};
 
 void stampSlot(WriteSlot& slot) {
   std::memset(slot.data().data(), static_cast<int>(slot.frameNumber()), slot.data().size());
@@ -109,9 +89,9 @@ TEST_CASE("a producer killed in the middle of writing a frame: that frame is nev
   });
   auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms});
   REQUIRE(consumer);
-  const std::int64_t index = writing.receive(5000ms);
-  REQUIRE(index >= 0);
-  CHECK((slotSequence(feed, static_cast<std::uint32_t>(index)) & 1) == 1);  // killed mid-write
+  const auto index = writing.receive(5000ms);
+  REQUIRE(index);
+  CHECK((slotSequence(feed, static_cast<std::uint32_t>(*index)) & 1) == 1);  // killed mid-write
   producer.kill(SIGKILL);
   REQUIRE(producer.wait(5s) == 128 + SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
@@ -143,7 +123,7 @@ TEST_CASE("readers resume on a restarted producer without being restarted") {
   const auto format = *makeFormat(PixelFormat::Gray8, 64, 64, {0, 1});
   ValuePipe firstStart, secondStart;
   auto first = producerChild(feed, format, firstStart);
-  REQUIRE(firstStart.receive(5000ms) > 0);
+  REQUIRE(firstStart.receive(5000ms));
   auto a = Consumer::open({.feed = feed, .openTimeout = 5000ms});
   auto b = Consumer::open({.feed = feed, .openTimeout = 5000ms, .pin = true});
   REQUIRE(a);
@@ -157,15 +137,15 @@ TEST_CASE("readers resume on a restarted producer without being restarted") {
   CHECK(b->waitFrame(2s).error().code == ErrorCode::ProducerGone);
 
   auto second = producerChild(feed, format, secondStart);
-  const std::int64_t started = secondStart.receive(5000ms);
-  REQUIRE(started > 0);
+  const auto started = secondStart.receive(5000ms);
+  REQUIRE(started);
   for (Consumer* consumer : {&*a, &*b}) {
     Result<Frame> frame = fail(ErrorCode::Timeout, "");
     for (int i = 0; i < 20 && !frame; ++i) frame = consumer->waitFrame(250ms);
     REQUIRE(frame);
     CHECK(checkStamp(frame->data()) == StampCheck::Ok);
     CHECK(consumer->stats().generations == 2);
-    WARN("resumed " << (monotonicNs() - started) / 1000 << " us after the new producer's first frame");
+    WARN("resumed " << (monotonicNs() - *started) / 1000 << " us after the new producer's first frame");
   }
 }
 
@@ -176,7 +156,7 @@ TEST_CASE("a producer restarted with another format and size is followed by its 
   const auto small = *makeFormat(PixelFormat::Bgr, 64, 48, {30, 1});
   const auto large = *makeFormat(PixelFormat::Nv12, 322, 242, {60, 1});
   auto first = producerChild(feed, small, firstStart);
-  REQUIRE(firstStart.receive(5000ms) > 0);
+  REQUIRE(firstStart.receive(5000ms));
   auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms});
   REQUIRE(consumer);
   auto before = consumer->waitFrame(1s);
@@ -186,7 +166,7 @@ TEST_CASE("a producer restarted with another format and size is followed by its 
   first.kill(SIGTERM);  // dies without ending the feed: the name stays, stale
   REQUIRE(first.wait(5s) == 128 + SIGTERM);
   auto second = producerChild(feed, large, secondStart);
-  REQUIRE(secondStart.receive(5000ms) > 0);
+  REQUIRE(secondStart.receive(5000ms));
   Result<Frame> after = fail(ErrorCode::Timeout, "");
   for (int i = 0; i < 20 && !(after && after->format() == large); ++i) after = consumer->waitFrame(250ms);
   REQUIRE(after);

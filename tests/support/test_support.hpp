@@ -10,10 +10,15 @@
 //   REQUIRE(child.wait(std::chrono::seconds(10)) == 0);
 #pragma once
 
+#include <limits.h>
+#include <poll.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <functional>
+#include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,6 +75,35 @@ class Child {
   pid_t pid_ = -1;
   bool reaped_ = false;
   int status_ = 0;  // waitpid status, once reaped
+};
+
+// A pipe a forked child sends one plain value through, back to the test.
+template <class T>
+class ResultPipe {
+  static_assert(std::is_trivially_copyable_v<T> && sizeof(T) <= PIPE_BUF, "sent in one atomic write");
+
+ public:
+  ResultPipe() {
+    if (pipe(fds_) != 0) fds_[0] = fds_[1] = -1;
+  }
+  ResultPipe(const ResultPipe&) = delete;
+  ResultPipe& operator=(const ResultPipe&) = delete;
+  ~ResultPipe() {
+    close(fds_[0]);
+    close(fds_[1]);
+  }
+  void send(const T& value) const { (void)!write(fds_[1], &value, sizeof value); }
+  // The value, or nullopt if none came within `timeout`.
+  std::optional<T> receive(std::chrono::milliseconds timeout) const {
+    pollfd pfd{fds_[0], POLLIN, 0};
+    T value{};
+    if (poll(&pfd, 1, static_cast<int>(timeout.count())) != 1) return std::nullopt;
+    if (read(fds_[0], &value, sizeof value) != sizeof value) return std::nullopt;
+    return value;
+  }
+
+ private:
+  int fds_[2]{-1, -1};
 };
 
 // The whole contents of a file ("" if it cannot be read).
