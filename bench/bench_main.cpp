@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   }
 
   frameshm::bench::Config config;
-  if (quick) config = {.phaseSeconds = 1.0, .latencySeconds = 1.5, .warmupSeconds = 0.3};
+  if (quick) config = {.phaseSeconds = 0.8, .latencySeconds = 1.2, .warmupSeconds = 0.3};
   if (smoke) config = {.phaseSeconds = 0.25, .latencySeconds = 0.3, .warmupSeconds = 0.1, .smoke = true};
   config.spinUs = spinUs;
   config.pluginDir = findPluginDir(pluginDir);

@@ -133,17 +133,19 @@ std::vector<Chart> chartsFor(const Report& report) {
   std::vector<Chart> charts{};
   const char* sizes[] = {"640x480", "1080p", "4K"};
 
-  Chart throughput{"throughput.png",
-                   "1. Throughput: producer -> 1 reader, verified",
-                   "MB/s",
-                   {"frameshm delivered", "frameshm published", "memcpy (1 core)"}};
+  Chart throughput{
+      "throughput.png",
+      "1. Throughput: producer -> 1 reader, verified",
+      "MB/s",
+      {"frameshm delivered+verified", "frameshm published", "memcpy (1 core)", "stamp check (1 core)"}};
   for (const char* size : sizes)
     for (const char* pf : {"I420", "BGR"}) {
       const std::string id = std::string(size) + "." + pf;
       throughput.groups.push_back({std::string(size) + " " + pf,
                                    {valueOf(report, "throughput", id + ".readerMBps"),
                                     valueOf(report, "throughput", id + ".producerMBps"),
-                                    valueOf(report, "throughput", id + ".memcpyMBps")}});
+                                    valueOf(report, "throughput", id + ".memcpyMBps"),
+                                    valueOf(report, "throughput", id + ".checksumMBps")}});
     }
   charts.push_back(throughput);
 
