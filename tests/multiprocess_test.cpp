@@ -273,6 +273,10 @@ TEST_CASE("a producer killed with SIGKILL is reported gone, and its successor is
   WARN("producer death noticed after "
                 << std::chrono::duration_cast<std::chrono::microseconds>(noticed).count() << " us");
 
+  // Reported once: while only the dead producer's segment is there, waiting is a timeout.
+  CHECK(consumer->waitFrame(60ms).error().code == ErrorCode::Timeout);
+  CHECK(consumer->waitFrame(60ms).error().code == ErrorCode::Timeout);
+
   auto second = runProducer();  // reclaims the stale segment
   Result<Frame> resumed = fail(ErrorCode::Timeout, "");
   for (int i = 0; i < 50 && !resumed; ++i) resumed = consumer->waitFrame(100ms);

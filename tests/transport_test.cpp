@@ -180,6 +180,7 @@ TEST_CASE("a stale segment left by a crashed producer is reclaimed by the next p
   auto stale = Consumer::open({.feed = feed});
   REQUIRE_FALSE(stale);
   CHECK(stale.error().code == ErrorCode::ProducerGone);
+  CHECK(stale.error().message.find("which died") != std::string::npos);
 
   auto next = Producer::create({.feed = feed, .format = smallFormat()});
   REQUIRE(next);

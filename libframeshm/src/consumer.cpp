@@ -223,7 +223,10 @@ struct ConsumerState {
   double rateHz = 0;
 
   // Waits until `deadlineNs` (CLOCK_MONOTONIC) for the feed to be attachable.
-  Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited) {
+  // `reattaching`: the feed's end or death was reported already, so finding
+  // only the old segment at the deadline is a Timeout, not a new report.
+  Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited,
+                      bool reattaching) {
     for (;;) {
       auto attached = tryAttach(options.feed, counters);
       if (attached) {
@@ -240,6 +243,8 @@ struct ConsumerState {
         if (error.code == ErrorCode::NotFound && waited.count() > 0)
           return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) + " did not appear within " +
                                               seconds(waited) + " (is its producer running?)");
+        if (reattaching && (error.code == ErrorCode::ProducerGone || error.code == ErrorCode::FeedEnded))
+          return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) + " has no live producer yet");
         return std::unexpected(std::move(error));
       }
       std::this_thread::sleep_for(kAttachPollInterval);
@@ -396,7 +401,8 @@ struct ConsumerState {
     bool spun = false;
     for (;;) {
       if (!current) {
-        if (auto ok = attach(deadlineNs, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+        if (auto ok = attach(deadlineNs, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
+                             true);
             !ok)
           return std::unexpected(ok.error());
       }
@@ -517,7 +523,7 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   state->options = std::move(options);
   const bool forever = state->options.openTimeout.count() < 0;
   const std::int64_t deadlineNs = monotonicNs() + (forever ? 0 : detail::toNs(state->options.openTimeout));
-  if (auto ok = state->attach(deadlineNs, forever, state->options.openTimeout); !ok)
+  if (auto ok = state->attach(deadlineNs, forever, state->options.openTimeout, false); !ok)
     return std::unexpected(ok.error());
   return Consumer(std::move(state));
 }

@@ -12,6 +12,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+# Nothing may go outside the prefix (a plugin directory given as an absolute path would).
+outside=$(grep -v "^$work/prefix/" "$build/install_manifest.txt" || true)
+if [ -n "$outside" ]; then
+  echo "cmake --install wrote outside its prefix:" >&2
+  echo "$outside" >&2
+  exit 1
+fi
 test -f "$work/prefix/include/frameshm/layout.hpp"
 test -f "$work/prefix/lib/cmake/frameshm/frameshmConfig.cmake"
 test -f "$work/prefix/lib/pkgconfig/frameshm.pc"

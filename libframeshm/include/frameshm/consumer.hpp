@@ -10,7 +10,7 @@
 // least 2 + (readers that pin) slots.
 //
 // A consumer follows its feed: when the producer ends, dies or is replaced,
-// waitFrame reports it once (FeedEnded, ProducerGone) and the next call waits
+// waitFrame reports it once (FeedEnded, ProducerGone) and later calls wait
 // for the feed to come back, maybe with another format (check generation()).
 //
 //   auto consumer = frameshm::Consumer::open({.feed = "cam0"});
@@ -130,10 +130,10 @@ class Consumer {
 
   // The next frame newer than the last one returned, waiting up to `timeout`.
   // A feed superseded by a new producer is followed within the call.
-  // Errors: Timeout; FeedEnded or ProducerGone when the attached feed ends or
-  // its producer dies (then the consumer detaches, and later calls wait for a
-  // new producer, failing with Timeout, or ProducerGone while only the dead
-  // one's segment is there); Corrupt (also detaches); the errors of open().
+  // Errors: Timeout; FeedEnded or ProducerGone, once, when the attached feed
+  // ends or its producer dies (the consumer detaches; later calls wait for a
+  // new producer and fail with Timeout until one comes); Corrupt (also
+  // detaches); the errors of open() while re-attaching.
   [[nodiscard]] Result<Frame> waitFrame(std::chrono::microseconds timeout);
   // The newest frame if there is one newer than the last returned, at once.
   // Errors: NoFrame, and as waitFrame.
