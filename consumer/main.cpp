@@ -159,7 +159,7 @@ int run(const Options& options) {
   std::uint64_t frames = 0, verifyFailures = 0, feedEnds = 0;
   std::int64_t firstNs = 0, lastNs = 0;
   std::int64_t endedNs = 0;
-  FrameFormat lastFormat{};  // when the feed last ended; 0 while it is live
+  FrameFormat lastFormat{};  // of the last frame accepted: still known after the feed ends
   auto lastTitle = std::chrono::steady_clock::now();
   int exitCode = kExitOk;
   const bool wantsImage =
