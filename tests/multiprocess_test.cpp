@@ -195,6 +195,49 @@ TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor 
   WARN("slow reader got " << s.accepted << ", normal reader " << n.accepted << " of " << kFrames);
 }
 
+TEST_CASE("a reader that spins before blocking receives a paced producer's frames intact") {
+  const auto feed = uniqueFeed("spin");
+  FeedGuard guard(feed);
+  auto producer = Producer::create({.feed = feed, .format = testFormat()});
+  REQUIRE(producer);
+  frameshm::test::ResultPipe<ReaderReport> pipe;
+  auto reader = Child::fork([&] {
+    ReaderReport report;
+    auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms, .spin = 300us});
+    if (!consumer) return 1;
+    std::uint64_t previous = 0;
+    while (auto frame = consumer->waitFrame(2s)) {
+      const bool good = checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == frame->number();
+      if (previous != 0 && frame->number() > previous + 1) report.gaps += frame->number() - previous - 1;
+      previous = frame->number();
+      if (!frame->intact()) continue;
+      ++report.accepted;
+      if (!good) ++report.badStamps;
+    }
+    report.statsDropped = consumer->stats().framesDropped;
+    pipe.send(report);
+    return 0;
+  });
+  REQUIRE(waitForReaders(*producer, 1, 10s));
+  constexpr int kFrames = 200;  // at 200 Hz: the reader learns the interval and spins around it
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kFrames; ++i) {
+    auto slot = producer->acquire();
+    REQUIRE(slot);
+    fillAndStamp(*slot);
+    REQUIRE(producer->publish(std::move(*slot)));
+    std::this_thread::sleep_until(start + (i + 1) * 5ms);
+  }
+  producer->end();
+  REQUIRE(reader.wait(30s) == 0);
+  auto report = pipe.receive(10s);
+  REQUIRE(report);
+  CHECK(report->badStamps == 0);
+  CHECK(report->statsDropped == report->gaps);
+  CHECK(report->accepted >= kFrames / 2);  // a reader that keeps up gets nearly all of them
+  WARN("spinning reader accepted " << report->accepted << " of " << kFrames);
+}
+
 TEST_CASE("a reader killed while pinning a slot does not stop the producer and its slot and pin are reclaimed") {
   const auto feed = uniqueFeed("killpin");
   FeedGuard guard(feed);

@@ -433,6 +433,11 @@ struct ConsumerState {
       if (spinNs > 0 && !spun && intervalNs > 0) {
         // Sleep until just before the next frame is due, then spin through its arrival.
         spun = true;
+        // A post left by a frame that arrived while we spun last time is
+        // stale: it would end the sleep below at once and send us to a plain
+        // blocking wait, skipping the spin. Drain it, then look again.
+        if (current->usable()) drainWakes(&current->self->wake);
+        if (somethingNew()) continue;
         const std::int64_t expected = lastPublishNs + intervalNs;
         if (now < expected - spinNs) {
           if (block(std::min(expected - spinNs, deadlineNs))) continue;
