@@ -169,9 +169,10 @@ std::vector<Chart> chartsFor(const Report& report) {
       "fanout.png", "2. Fan-out at 1080p60 I420", "", {"slowest reader fps", "producer CPU us/frame"}};
   for (int readers : {1, 2, 4, 8}) {
     const std::string id = std::to_string(readers) + "r";
-    fanout.groups.push_back({std::to_string(readers) + " reader" + (readers > 1 ? "s" : ""),
-                             {valueOf(report, "fanout", id + ".minReaderFps"),
-                              valueOf(report, "fanout", id + ".producerCpuUs")}});
+    fanout.groups.push_back(
+        {std::to_string(readers) + " reader" + (readers > 1 ? "s" : ""),
+         {valueOf(report, "fanout", id + ".minReaderFps"), valueOf(report, "fanout", id + ".producerCpuUs"),
+          valueOf(report, "fanout", id + ".producerCpuUsTakeOnly")}});
   }
   charts.push_back(fanout);
 
@@ -179,12 +180,13 @@ std::vector<Chart> chartsFor(const Report& report) {
              "3. Beside a 100 ms/frame reader, 1080p60",
              "% of source rate",
              {"normal reader", "producer", "slow reader"}};
-  for (const char* who : {"frameshm", "shmsink"}) {
+  for (const char* who : {"frameshm", "frameshmgst", "shmsink"}) {
     auto share = [&](const char* what) {
       auto figure = report.find("slowreader", std::string(who) + "." + what);
       return figure && std::isfinite(figure->ratio) ? figure->ratio * 100 : NAN;
     };
-    slow.groups.push_back({who, {share("normalFps"), share("producerFps"), share("slowFps")}});
+    const std::string label = std::string(who) == "frameshmgst" ? "frameshmsink/src" : who;
+    slow.groups.push_back({label, {share("normalFps"), share("producerFps"), share("slowFps")}});
   }
   charts.push_back(slow);
 

@@ -47,7 +47,7 @@ class JsonWriter {
   JsonWriter& value(double number) {
     if (!std::isfinite(number)) return raw("null");
     char text[40];
-    std::snprintf(text, sizeof text, "%.6g", number);
+    std::snprintf(text, sizeof text, "%.10g", number);
     return raw(text);
   }
   JsonWriter& value(std::int64_t number) { return raw(std::to_string(number)); }
