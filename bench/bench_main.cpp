@@ -7,14 +7,17 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "frameshm/clock.hpp"
 #include "harness.hpp"
+#include "json_reader.hpp"
 #include "plots.hpp"
 #include "scenarios.hpp"
 
@@ -51,6 +54,23 @@ std::string machineLine() {
          std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs, " + cpu;
 }
 
+// The figures and notes of a JSON file this program wrote, or nullopt if it cannot be read.
+std::optional<frameshm::bench::Report> readReport(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = frameshm::tools::json::parse(text.str());
+  if (!in || !doc || !(*doc)["scenarios"].isObject()) return std::nullopt;
+  frameshm::bench::Report report;
+  for (const auto& [scenario, body] : (*doc)["scenarios"].object()) {
+    for (const auto& note : body["notes"].array()) report.note(scenario, note.string());
+    for (const auto& f : body["figures"].array())
+      report.add({scenario, f["id"].string(), f["label"].string(), f["value"].number(), f["unit"].string(),
+                  f.has("ratio") ? f["ratio"].number() : NAN, f["ratioOf"].string()});
+  }
+  return report;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,7 +78,7 @@ int main(int argc, char** argv) {
       "frameshm-bench: throughput, fan-out, slow reader, latency, GStreamer and scale of frameshm, "
       "with real processes, against memcpy, a bare semaphore and shmsink/shmsrc measured in the same run"};
   bool quick = false, smoke = false;
-  std::string jsonPath, plotDir, pluginDir;
+  std::string jsonPath, plotDir, pluginDir, replotPath;
   std::vector<std::string> only;
   int spinUs = 300;
   app.add_flag("--quick", quick, "short phases: everything in under two minutes");
@@ -66,6 +86,9 @@ int main(int argc, char** argv) {
                "shortest phases (a few seconds each scenario): checks the bench, not the figures");
   app.add_option("--json", jsonPath, "write every figure as JSON to this file");
   app.add_option("--plots", plotDir, "draw PNG charts into this directory");
+  app.add_option("--replot", replotPath,
+                 "measure nothing: print the table and draw --plots from this JSON of a run")
+      ->check(CLI::ExistingFile);
   app.add_option("--only", only, "run only these scenarios")
       ->check(CLI::IsMember(kScenarios))
       ->delimiter(',');
@@ -81,6 +104,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "frameshm-bench: %s (see --help)\n", e.what());
     return 2;
+  }
+
+  if (!replotPath.empty()) {
+    auto report = readReport(replotPath);
+    if (!report) {
+      std::fprintf(stderr, "frameshm-bench: %s is not a JSON file written by frameshm-bench --json\n",
+                   replotPath.c_str());
+      return 2;
+    }
+    frameshm::bench::judgeTargets(*report);
+    report->printTable(stdout);
+    if (!plotDir.empty())
+      for (const auto& path : frameshm::bench::writePlots(*report, plotDir))
+        std::printf("wrote %s\n", path.c_str());
+    return 0;
   }
 
   frameshm::bench::Config config;

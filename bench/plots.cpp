@@ -114,12 +114,18 @@ bool draw(const Chart& chart, const std::string& path) {
     cv::putText(image, chart.referenceLabel, {width - right - 330, y - 6}, font, 0.45, {0, 0, 200}, 1,
                 cv::LINE_AA);
   }
-  int lx = left;
+  // The legend, wrapped onto a second row when it does not fit on one.
+  int lx = left, ly = height - 48;
   for (std::size_t s = 0; s < chart.series.size(); ++s) {
-    cv::rectangle(image, {lx, height - 40}, {lx + 16, height - 26}, kColors[s % std::size(kColors)],
-                  cv::FILLED);
-    cv::putText(image, chart.series[s], {lx + 22, height - 28}, font, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
-    lx += 40 + static_cast<int>(chart.series[s].size()) * 9;
+    int baseline = 0;
+    const int textW = cv::getTextSize(chart.series[s], font, 0.45, 1, &baseline).width;
+    if (lx + 22 + textW > width - right && lx > left) {
+      lx = left;
+      ly += 22;
+    }
+    cv::rectangle(image, {lx, ly - 12}, {lx + 16, ly + 2}, kColors[s % std::size(kColors)], cv::FILLED);
+    cv::putText(image, chart.series[s], {lx + 22, ly}, font, 0.45, {0, 0, 0}, 1, cv::LINE_AA);
+    lx += 22 + textW + 30;
   }
   return cv::imwrite(path, image);
 }
@@ -165,8 +171,11 @@ std::vector<Chart> chartsFor(const Report& report) {
   publish.logScale = true;
   charts.push_back(publish);
 
-  Chart fanout{
-      "fanout.png", "2. Fan-out at 1080p60 I420", "", {"slowest reader fps", "producer CPU us/frame"}};
+  Chart fanout{"fanout.png",
+               "2. Fan-out at 1080p60 I420, producer copies each frame",
+               "frames/s, us per frame",
+               {"slowest reader fps", "producer CPU us/frame (readers verify)",
+                "producer CPU us/frame (readers skip pixels)"}};
   for (int readers : {1, 2, 4, 8}) {
     const std::string id = std::to_string(readers) + "r";
     fanout.groups.push_back(
@@ -190,8 +199,10 @@ std::vector<Chart> chartsFor(const Report& report) {
   }
   charts.push_back(slow);
 
-  Chart latency{
-      "latency.png", "4. Publish -> reader wake, I420 (other process)", "us", {"p50", "p99", "max"}};
+  Chart latency{"latency.png",
+                "4. Publish -> wake of a reader in another process, I420, 60 Hz unless @30",
+                "us",
+                {"p50", "p99", "max"}};
   latency.logScale = true;
   latency.reference = valueOf(report, "latency", "floor.p50");
   latency.referenceLabel = "semaphore floor p50, 60 Hz (same run)";
@@ -202,6 +213,7 @@ std::vector<Chart> chartsFor(const Report& report) {
           valueOf(report, "latency", id + ".max")}});
   };
   floorGroup("floor", "floor 60Hz");
+  floorGroup("floorAfterCopy", "floor after-4K-copy");
   for (const char* size : {"640x480", "1080p", "4K", "4K30"}) {
     if (std::string(size) == "4K30") floorGroup("floor30", "floor 30Hz");
     for (const char* mode : {"block", "spin", "poll"}) {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <set>
 
-#include "mini_json.hpp"
+#include "json_reader.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -25,8 +25,8 @@ std::set<std::string> shmpipeSegments() {
 }
 
 // The figure `id` of `scenario` in the bench's JSON, or null.
-frameshm::test::json::Value figure(const frameshm::test::json::Value& doc, const std::string& scenario,
-                                   const std::string& id) {
+frameshm::tools::json::Value figure(const frameshm::tools::json::Value& doc, const std::string& scenario,
+                                    const std::string& id) {
   for (const auto& f : doc["scenarios"][scenario]["figures"].array())
     if (f["id"].string() == id) return f;
   return {};
@@ -45,7 +45,7 @@ TEST_CASE(
   REQUIRE(bench.wait(170s) == 0);
   INFO(frameshm::test::readFile(dir.file("err")));
 
-  auto doc = frameshm::test::json::parse(frameshm::test::readFile(dir.file("bench.json")));
+  auto doc = frameshm::tools::json::parse(frameshm::test::readFile(dir.file("bench.json")));
   REQUIRE(doc);
   CHECK((*doc)["mode"].string() == "smoke");
   CHECK(!(*doc)["command"].string().empty());

@@ -12,7 +12,7 @@
 #include "frameshm/consumer.hpp"
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
-#include "mini_json.hpp"
+#include "json_reader.hpp"
 #include "test_support.hpp"
 
 using namespace std::chrono_literals;
@@ -37,8 +37,8 @@ Output runLs(const std::vector<std::string>& args) {
 }
 
 // The entry of `feed` in `frameshm-ls --json` output, or null.
-frameshm::test::json::Value feedEntry(const std::string& text, const std::string& feed) {
-  auto doc = frameshm::test::json::parse(text);
+frameshm::tools::json::Value feedEntry(const std::string& text, const std::string& feed) {
+  auto doc = frameshm::tools::json::parse(text);
   REQUIRE(doc);
   for (const auto& entry : (*doc)["feeds"].array())
     if (entry["name"].string() == feed) return entry;
@@ -163,7 +163,7 @@ TEST_CASE("frameshm-ls --clean never removes a live feed") {
 TEST_CASE("frameshm-ls --json with no feed of ours still parses") {
   const auto listed = runLs({"--json"});
   REQUIRE(listed.code == 0);
-  auto doc = frameshm::test::json::parse(listed.out);
+  auto doc = frameshm::tools::json::parse(listed.out);
   REQUIRE(doc);
   CHECK((*doc)["feeds"].isArray());
 }

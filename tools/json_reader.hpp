@@ -1,10 +1,11 @@
-// tests/bench/mini_json.hpp — a strict little JSON parser for checking the tools' --json output.
+// tools/json_reader.hpp — a strict little JSON parser: tests check the tools' --json output with
+// it, and frameshm-bench --replot reads a run back.
 //
 // Parses a whole document into a Value tree (objects keep their members in a
 // map); anything that is not valid JSON makes parse() return nullopt, so a
 // test that parses output also checks it is well formed.
 //
-//   auto doc = frameshm::test::json::parse(text);
+//   auto doc = frameshm::tools::json::parse(text);
 //   REQUIRE(doc);
 //   CHECK((*doc)["feeds"].array().size() == 1);
 #pragma once
@@ -19,7 +20,7 @@
 #include <variant>
 #include <vector>
 
-namespace frameshm::test::json {
+namespace frameshm::tools::json {
 
 struct Value;
 using Object = std::map<std::string, Value>;
@@ -190,4 +191,4 @@ inline std::optional<Value> parse(std::string_view text) {
   return Parser(text).document();
 }
 
-}  // namespace frameshm::test::json
+}  // namespace frameshm::tools::json
