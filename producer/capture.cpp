@@ -27,6 +27,14 @@ std::string sizeText(double width, double height) {
   return std::to_string(std::lround(width)) + "x" + std::to_string(std::lround(height));
 }
 
+// Files go to FFmpeg, which reads nearly every video file. Letting OpenCV
+// try its GStreamer backend on a file it cannot read leaves a half-started
+// pipeline behind, and GLib then prints CRITICAL warnings past our one line.
+bool openFile(cv::VideoCapture& capture, const std::string& path) {
+  const bool ffmpeg = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG);
+  return capture.open(path, ffmpeg ? cv::CAP_FFMPEG : cv::CAP_ANY);
+}
+
 }  // namespace
 
 Result<CaptureSource> CaptureSource::open(const std::string& spec, const CaptureRequest& request) {
@@ -56,7 +64,7 @@ Result<CaptureSource> CaptureSource::open(const std::string& spec, const Capture
     if (path.empty()) return fail(ErrorCode::InvalidArgument, "file source needs a path: file:PATH");
     if (!std::filesystem::is_regular_file(path))
       return fail(ErrorCode::NotFound, "video file " + path + " does not exist or is not a file");
-    if (!source.capture_.open(path, cv::CAP_ANY))
+    if (!openFile(source.capture_, path))
       return fail(ErrorCode::UnsupportedFormat,
                   "video file " + path + " cannot be opened: not a video OpenCV can read");
   } else if (spec.starts_with("gst:")) {
@@ -117,7 +125,7 @@ bool CaptureSource::rewind() {
   // Not every backend seeks (OpenCV's own MJPEG reader does not): reopen then.
   if (capture_.set(cv::CAP_PROP_POS_FRAMES, 0)) return true;
   capture_.release();
-  return capture_.open(path_, cv::CAP_ANY);
+  return openFile(capture_, path_);
 }
 
 }  // namespace frameshm::producer
