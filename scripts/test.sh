@@ -21,10 +21,13 @@ mkdir -p "$out"
 before=$(ls /dev/shm | grep '^frameshm\.' || true)
 
 step() { printf '\n=== %s ===\n' "$*"; }
-run_ctest() {  # run_ctest BUILD_DIR [ctest args...]
-  local dir=$1
-  shift
-  ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 "$@"
+# Every stage runs even when an earlier one failed, so that one run shows
+# every problem; the script fails at the end if any stage did.
+failed=()
+run_ctest() {  # run_ctest NAME BUILD_DIR [ctest args...]
+  local name=$1 dir=$2
+  shift 2
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs" --timeout 600 "$@" || failed+=("$name")
 }
 
 # GStreamer remembers every plugin it has seen in a registry; each build gets
@@ -40,7 +43,7 @@ step "plain build"
 "$root/scripts/build.sh" "$out/plain"
 step "plain: every test"
 registry plain
-run_ctest "$out/plain"
+run_ctest "plain tests" "$out/plain"
 
 step "ASan+UBSan build"
 "$root/scripts/build.sh" "$out/asan" -DFRAMESHM_SANITIZE=address,undefined
@@ -50,7 +53,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions="$
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 step "ASan+UBSan: every test but the GStreamer plugin's"
 registry asan
-run_ctest "$out/asan" -LE plugin
+run_ctest "ASan+UBSan tests" "$out/asan" -LE plugin
 step "ASan+UBSan: the GStreamer plugin's tests"
 # gst-launch-1.0, gst-inspect-1.0 and GStreamer's plugin scanner are not
 # instrumented but load our instrumented plugin: the runtime must come first.
@@ -58,7 +61,7 @@ step "ASan+UBSan: the GStreamer plugin's tests"
 # load (OpenNI2 drivers...), so this pass checks memory errors, not leaks.
 registry asan-plugin
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 LD_PRELOAD="$(gcc -print-file-name=libasan.so)" \
-  run_ctest "$out/asan" -L plugin
+  run_ctest "ASan+UBSan plugin tests" "$out/asan" -L plugin
 unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 
 step "TSan build (library, its tests)"
@@ -66,7 +69,7 @@ step "TSan build (library, its tests)"
   -DFRAMESHM_BUILD_PROGRAMS=OFF -DFRAMESHM_BUILD_PLUGIN=OFF -DFRAMESHM_BUILD_BENCH=OFF
 step "TSan: library, multi-process and hardening tests"
 registry tsan
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "$out/tsan"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest "TSan tests" "$out/tsan"
 
 step "fuzz build (clang-16, libFuzzer + ASan)"
 "$root/scripts/build.sh" "$out/fuzz" -DFRAMESHM_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-16 -DCMAKE_C_COMPILER=clang-16 \
@@ -76,7 +79,7 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 cp "$root"/tests/fuzz/corpus/* "$corpus"/
 "$out/fuzz/tests/fuzz/segment_fuzz" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
-  -artifact_prefix="$out/fuzz/" "$corpus"
+  -artifact_prefix="$out/fuzz/" "$corpus" || failed+=("fuzzing")
 
 step "leftovers in /dev/shm"
 after=$(ls /dev/shm | grep '^frameshm\.' || true)
@@ -84,7 +87,13 @@ left=$(comm -13 <(echo "$before" | sort) <(echo "$after" | sort) | grep . || tru
 if [ -n "$left" ]; then
   echo "the tests left segments behind in /dev/shm:" >&2
   echo "$left" >&2
+  failed+=("leftovers in /dev/shm")
+else
+  echo "none"
+fi
+
+if [ ${#failed[@]} -gt 0 ]; then
+  step "FAILED: ${failed[*]}"
   exit 1
 fi
-echo "none"
 step "all tests passed"
