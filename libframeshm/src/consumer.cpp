@@ -119,6 +119,11 @@ struct Attachment {
   }
 };
 
+void unpin(Attachment& attachment, std::uint32_t index) noexcept {
+  if (!attachment.usable()) return;
+  __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
+}
+
 // Why an attempt to attach did not succeed, and whether waiting may help.
 struct AttachFailure {
   Error error;
@@ -275,25 +280,24 @@ struct ConsumerState {
       meta.flags = loadRelaxed(slot.flags);
       meta.payloadSize = loadRelaxed(slot.payloadSize);
       const std::int64_t publishNs = loadRelaxed(slot.publishNs);
-      const std::uint64_t bit = std::uint64_t{1} << index;
       std::uint64_t after = 0;
       if (options.pin) {
         // Dekker handshake with the producer's slot choice (producer.cpp).
-        __atomic_fetch_or(&a.self->pinnedMask, bit, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&a.self->pinnedMask, std::uint64_t{1} << index, __ATOMIC_SEQ_CST);
         after = loadSeqCst(slot.sequence);
       } else {
         fenceAcquire();
         after = loadRelaxed(slot.sequence);
       }
       if (after != before) {
-        if (options.pin) __atomic_fetch_and(&a.self->pinnedMask, ~bit, __ATOMIC_RELEASE);
+        if (options.pin) unpin(a, index);
         a.countTorn();
         continue;
       }
       const std::uint64_t frameSize = a.checked.format.frameSize;
       const std::uint64_t payloadSize = meta.payloadSize == 0 ? frameSize : meta.payloadSize;
       if (payloadSize > frameSize) {
-        if (options.pin) __atomic_fetch_and(&a.self->pinnedMask, ~bit, __ATOMIC_RELEASE);
+        if (options.pin) unpin(a, index);
         return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " has a frame larger than its format");
       }
       meta.payloadSize = payloadSize;
@@ -451,11 +455,6 @@ struct ConsumerState {
     }
   }
 };
-
-void unpin(Attachment& attachment, std::uint32_t index) noexcept {
-  if (!attachment.usable()) return;
-  __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
-}
 
 }  // namespace detail
 
