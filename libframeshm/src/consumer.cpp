@@ -14,6 +14,7 @@
 #include "frameshm/clock.hpp"
 #include "frameshm/layout.hpp"
 #include "frameshm/segment.hpp"
+#include "rate_meter.hpp"
 
 namespace frameshm {
 namespace detail {
@@ -223,9 +224,7 @@ struct ConsumerState {
   std::int64_t lastPublishNs = 0;
   std::int64_t intervalNs = 0;  // smoothed publish interval, for spinning
   std::int64_t lastLivenessNs = 0;
-  std::int64_t rateWindowStartNs = 0;
-  std::uint64_t rateWindowFrames = 0;
-  double rateHz = 0;
+  RateMeter rate;
 
   // Waits until `deadlineNs` (CLOCK_MONOTONIC) for the feed to be attachable.
   // `reattaching`: the feed's end or death was reported already, so finding
@@ -322,13 +321,7 @@ struct ConsumerState {
     storeRelaxed(a.self->framesRead, framesRead);
     storeRelaxed(a.self->framesDropped, framesDropped);
     storeRelaxed(a.self->lastReadNs, now);
-    ++rateWindowFrames;
-    if (rateWindowStartNs == 0) rateWindowStartNs = now;
-    if (now - rateWindowStartNs >= 1'000'000'000) {
-      rateHz = static_cast<double>(rateWindowFrames) * 1e9 / static_cast<double>(now - rateWindowStartNs);
-      rateWindowStartNs = now;
-      rateWindowFrames = 0;
-    }
+    rate.count(now);
 
     Frame frame;
     frame.attachment_ = current;
@@ -589,6 +582,6 @@ ReaderStats Consumer::stats() const noexcept {
                      __atomic_load_n(&state_->counters->torn, __ATOMIC_RELAXED), state_->generations};
 }
 
-double Consumer::frameRate() const noexcept { return state_->rateHz; }
+double Consumer::frameRate() const noexcept { return state_->rate.hz(); }
 
 }  // namespace frameshm

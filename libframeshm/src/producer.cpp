@@ -12,6 +12,7 @@
 #include "frameshm/clock.hpp"
 #include "frameshm/layout.hpp"
 #include "frameshm/segment.hpp"
+#include "rate_meter.hpp"
 
 namespace frameshm {
 namespace detail {
@@ -24,7 +25,6 @@ namespace {
 // pending wake-ups, so its semaphore cannot overflow.
 constexpr int kMaxPendingWakes = 64;
 constexpr std::int64_t kReclaimIntervalNs = 250'000'000;
-constexpr std::int64_t kRateWindowNs = 1'000'000'000;
 constexpr int kCreateAttempts = 16;
 
 std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
@@ -63,9 +63,7 @@ struct ProducerState {
   // pages past the end raise SIGBUS.
   bool truncated = false;
   std::int64_t lastReclaimNs = 0;
-  std::int64_t rateWindowStartNs = 0;
-  std::uint64_t rateWindowFrames = 0;
-  double rateHz = 0;
+  RateMeter rate;
 
   std::uint64_t pinnedMask() const noexcept {
     std::uint64_t mask = 0;
@@ -124,15 +122,7 @@ struct ProducerState {
   }
 
   void updateRate(std::int64_t now) noexcept {
-    ++rateWindowFrames;
-    if (rateWindowStartNs == 0) rateWindowStartNs = now;
-    const std::int64_t span = now - rateWindowStartNs;
-    if (span >= kRateWindowNs) {
-      rateHz = static_cast<double>(rateWindowFrames) * 1e9 / static_cast<double>(span);
-      storeRelaxed(header->rateMilliHz, static_cast<std::uint64_t>(rateHz * 1000.0));
-      rateWindowStartNs = now;
-      rateWindowFrames = 0;
-    }
+    if (rate.count(now)) storeRelaxed(header->rateMilliHz, static_cast<std::uint64_t>(rate.hz() * 1000.0));
   }
 
   // Picks the slot to write: never the newest frame, never a pinned slot
@@ -493,7 +483,7 @@ std::uint64_t Producer::generation() const noexcept { return state_->generation;
 std::uint32_t Producer::slotCount() const noexcept { return state_->options.slots; }
 std::uint64_t Producer::segmentSize() const noexcept { return state_->geometry.segmentSize; }
 ProducerStats Producer::stats() const noexcept { return state_->stats; }
-double Producer::frameRate() const noexcept { return state_->rateHz; }
+double Producer::frameRate() const noexcept { return state_->rate.hz(); }
 
 std::uint32_t Producer::readerCount() const noexcept {
   if (!state_->usable()) return 0;
