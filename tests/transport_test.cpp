@@ -410,10 +410,6 @@ TEST_CASE("a consumer's frames are read-only: writing into one faults") {
     if (!consumer) return 1;
     auto frame = consumer->tryFrame();
     if (!frame) return 2;
-    // Die of the fault itself, not in Catch2's or a sanitizer's handler.
-    struct sigaction fallback{};
-    fallback.sa_handler = SIG_DFL;
-    sigaction(SIGSEGV, &fallback, nullptr);
     *const_cast<std::byte*>(frame->data().data() + 100) = std::byte{0};
     return 0;  // reached only if the write went through
   });

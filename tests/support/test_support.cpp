@@ -59,6 +59,14 @@ Child Child::fork(const std::function<int()>& body) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
+    // A child behaves like a plain process: it dies of the signals it gets
+    // (SIGTERM, SIGSEGV...) instead of running Catch2's fatal-signal
+    // handlers, which are not async-signal-safe.
+    for (int signal : {SIGINT, SIGILL, SIGFPE, SIGSEGV, SIGTERM, SIGABRT, SIGBUS}) {
+      struct sigaction fallback{};
+      fallback.sa_handler = SIG_DFL;
+      sigaction(signal, &fallback, nullptr);
+    }
     int code = 127;
     try {
       code = body();

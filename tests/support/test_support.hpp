@@ -50,7 +50,8 @@ class FeedGuard {
 class Child {
  public:
   // Forks; the child runs `body` and exits with its return value. Output
-  // buffers are flushed before the child exits.
+  // buffers are flushed before the child exits; fatal signals have their
+  // default action in the child (not Catch2's handlers).
   static Child fork(const std::function<int()>& body);
   // Runs `argv[0]` with `argv`; `env` entries ("K=V") are added to the environment.
   static Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
