@@ -91,7 +91,6 @@ struct Attachment {
     if (!self) return;
     if (usable()) {
       storeRelease(self->pinnedMask, std::uint64_t{0});
-      storeRelease(self->state, static_cast<std::uint32_t>(layout::ReaderState::Free));
       storeRelease(self->token, std::uint64_t{0});
     }
     segment->unlock(layout::readerLockByte(readerIndex));
@@ -207,7 +206,6 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const std::s
   storeRelaxed(self->framesDropped, std::uint64_t{0});
   storeRelaxed(self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
   drainWakes(&self->wake);
-  storeRelease(self->state, static_cast<std::uint32_t>(layout::ReaderState::Active));
   attachment->self = self;
   attachment->readerIndex = index;
   return attachment;

@@ -114,10 +114,7 @@ struct ProducerState {
       auto locked = segment->isLockedByOther(layout::readerLockByte(r));
       if (!locked || *locked) continue;
       // Only the token we saw: a reader that claimed the slot since keeps it.
-      if (compareExchange(readers[r].token, token, std::uint64_t{0})) {
-        storeRelease(readers[r].state, static_cast<std::uint32_t>(layout::ReaderState::Free));
-        ++stats.readersReclaimed;
-      }
+      if (compareExchange(readers[r].token, token, std::uint64_t{0})) ++stats.readersReclaimed;
     }
   }
 

@@ -54,11 +54,6 @@ enum class FeedState : std::uint32_t {
   Superseded = 3,  // a new segment replaced this one under the same name
 };
 
-// ReaderSlot::state
-enum class ReaderState : std::uint32_t {
-  Free = 0,
-  Active = 1,  // a reader holds the slot: the producer posts its semaphore
-};
 // A reader slot is in use while its token is non-zero. A reader claims a slot
 // by taking its lock byte first (the kernel makes that exclusive), then
 // setting a fresh token; the producer reclaims the slot of a dead reader (lock
@@ -127,7 +122,7 @@ struct SlotHeader {
 };
 
 struct ReaderSlot {
-  std::uint32_t state;       // ReaderState
+  std::uint32_t reserved3;   // zero
   std::uint32_t pid;         // the reader's pid, for humans and frameshm-ls
   std::uint64_t token;       // random, new for every claim
   std::uint64_t pinnedMask;  // bit i set: the reader holds slot i, the producer writes elsewhere
