@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-bench: the transport's performance, measured in one run on this machine.
 //
 //   frameshm-bench --quick --json /tmp/bench.json --plots /tmp/plots

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-bench-gst: the GStreamer processes of frameshm-bench's scenarios 3 and 5.
 //
 // send/receive: appsrc push in one process -> appsink pull in another. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // bench/harness.hpp — processes, shared result memory and statistics for frameshm-bench.
 //
 // Every scenario runs its producer and readers as forked processes that

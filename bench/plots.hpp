@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // bench/plots.hpp — the bench's figures drawn as PNG bar charts with OpenCV.
 //
 // One chart per scenario, written into a directory: grouped bars with a

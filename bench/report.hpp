@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // bench/report.hpp — the figures frameshm-bench measured, as a table and as JSON.
 //
 // Each scenario adds Figures (a value with its unit and, where it has one, its

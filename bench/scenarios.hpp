@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // bench/scenarios.hpp — the scenarios frameshm-bench runs, each adding its figures to a Report.
 //
 // Scenarios 1-4 and 6 (and the publish costs of issue 2) use the C++ library

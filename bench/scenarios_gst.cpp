@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Scenario 5 and the GStreamer half of scenario 3: gst-launch-1.0 processes
 // with shmsink/shmsrc beside the same pipelines with frameshmsink/frameshmsrc.
 #include <dirent.h>

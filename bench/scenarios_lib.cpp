@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Scenarios 1-4 and 6: the C++ library between forked processes.
 #include <sched.h>
 #include <semaphore.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The project's performance goals, checked against the figures of a run.
 #include <algorithm>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-consumer: reads a frameshm feed and shows, checks, saves or
 // processes its frames.
 //

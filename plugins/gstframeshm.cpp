@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The frameshm plugin: registers frameshmsink and frameshmsrc.
 #include <gst/gst.h>
 

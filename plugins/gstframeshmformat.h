@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // gstframeshmformat.h — what frameshmsink and frameshmsrc share: the mapping
 // between GStreamer's video formats, caps and clocks and libframeshm's.
 //

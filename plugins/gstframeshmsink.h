@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // gstframeshmsink.h — frameshmsink, the element that publishes a pipeline's
 // raw video as a frameshm feed.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // gstframeshmsrc.h — frameshmsrc, the live source that reads a frameshm feed
 // into a pipeline.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // capture.hpp — the frame sources frameshm-producer reads through OpenCV.
 //
 // A camera (V4L2), a video file, or a GStreamer pipeline ending in appsink,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-producer: publishes a test pattern, a camera, a video file or a
 // GStreamer pipeline as a frameshm feed.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // pattern.hpp — the moving test image frameshm-producer draws without a camera.
 //
 // A scrolling colour gradient with a bouncing disc and, in large print, the

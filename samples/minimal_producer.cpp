@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // minimal_producer — the smallest useful frameshm producer.
 //
 // Creates a BGR 640x480 feed and draws each frame straight into the shared

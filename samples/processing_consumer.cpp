@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // processing_consumer — a consumer that runs OpenCV on frames in place.
 //
 // Opens a feed, and for each frame finds edges on a cv::Mat view of the

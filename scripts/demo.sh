@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job on its built-in default: installs what is missing, builds, then
 # runs the pattern producer (640x480 BGR at 30 fps, 10 s) feeding two
 # consumers in their own processes, one keeping up and one taking 100 ms per

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what frameshm needs from Debian 12's archive, and nothing that is
 # already there. Run as root, or as a user who may sudo.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what is missing, builds frameshm three ways and runs the whole test
 # suite: plain (every test), ASan+UBSan (every test), TSan (the library's own
 # tests: OpenCV and GStreamer are not built with TSan), then the fuzzer for a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The segment layout is an ABI between processes of different builds: these
 // numbers are pinned here as well as by static_asserts in layout.hpp, so that
 // a change to them is a deliberate, reviewed ABI bump.

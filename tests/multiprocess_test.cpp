@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The transport across real processes: readers and producers are forked
 // children, and some of them are killed with SIGKILL on purpose.
 #include <catch2/catch.hpp>

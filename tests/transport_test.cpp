@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The producer and consumer API in one process: what each call returns, and
 // every error it can give. Behaviour across real processes is in
 // multiprocess_test.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-ls: the frameshm feeds of this machine, like ipcs for shared memory.
 //
 //   frameshm-ls                 # table of every feed, its producer and readers

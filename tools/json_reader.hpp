@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // tools/json_reader.hpp — a strict little JSON parser: tests check the tools' --json output with
 // it, and frameshm-bench --replot reads a run back.
 //

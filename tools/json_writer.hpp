@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // tools/json_writer.hpp — a small streaming JSON writer for frameshm-ls and frameshm-bench.
 //
 // Writes compact, valid JSON into a string: objects, arrays, strings escaped

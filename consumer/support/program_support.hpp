@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // program_support.hpp — what frameshm-producer and frameshm-consumer share.
 //
 // Both programs parse a CLI11 command line with exit code 2 for any mistake,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Publishes a camera as a frameshm feed that any number of local programs read.
 #
 #   FEED=cam0 DEVICE=/dev/video0 samples/gst/camera-to-feed.sh

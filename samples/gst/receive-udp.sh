@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Receives what send-udp.sh sends and publishes it as a local frameshm feed.
 #
 #   FEED=remote-cam0 PORT=5000 samples/gst/receive-udp.sh

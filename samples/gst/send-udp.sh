@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Sends a frameshm feed to another machine as RTP over UDP (receive it there
 # with receive-udp.sh).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Saves the next frame of a frameshm feed as a PNG.
 #
 #   FEED=cam0 OUT=snapshot.png samples/gst/snapshot.sh

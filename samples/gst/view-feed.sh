@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shows a frameshm feed on screen. No caps to type: they come from the feed.
 #
 #   FEED=cam0 samples/gst/view-feed.sh

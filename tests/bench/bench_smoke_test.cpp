@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-bench --smoke: every scenario runs and its JSON is complete and
 // sane (figures present and positive, drops counted). Timings are not judged.
 #include <unistd.h>

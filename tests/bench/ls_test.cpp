@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm-ls against real feeds: live ones with readers, stale ones left by a
 // producer killed with SIGKILL, --clean, --json and bad flags.
 #include <signal.h>

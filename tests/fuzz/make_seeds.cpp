@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Writes the fuzzer's seed corpus: the bytes of real segments made by the
 // Producer for a few small formats, before and after frames are published.
 //

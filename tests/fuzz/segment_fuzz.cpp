@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target: what a reader does with a segment another process wrote.
 //
 // Each input is the bytes of a whole segment. The target validates its header

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Crashes and restarts with real processes: producers killed with SIGKILL in
 // the middle of a frame, and new producers of the same feed, possibly with
 // another format, picked up by readers that were never restarted.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A segment written by a buggy or hostile process: the reader must refuse it
 // with a clear error, never crash, never read outside its mapping.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Test helper: opens a feed as whatever user runs it and reads one frame.
 // Prints the error on failure. Exit: 0 read a frame, 3 permission denied,
 // 1 any other error, 2 usage.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Who may open a feed: the owner always; another user only through the
 // group, when the producer opened the feed to it.
 #include <catch2/catch.hpp>

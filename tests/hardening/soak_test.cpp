@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Soak: for FRAMESHM_SOAK_SECONDS (default 10; CI runs 60), readers join,
 // leave, crash and are killed at random while the producer restarts, changes
 // format, and is once killed and replaced. At the end: no reader ever

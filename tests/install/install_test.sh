@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs frameshm from BUILD_DIR into a temporary prefix, then builds and
 # runs a project outside the tree against it: with find_package(frameshm),
 # and with pkg-config's frameshm.pc. FLAGS: compiler flags the library was

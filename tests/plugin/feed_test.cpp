@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The plugin against the C++ API and against bad input: frames written by
 // one side are read by the other, producers restart and change format under
 // a running frameshmsrc, and every mistake is an element error.

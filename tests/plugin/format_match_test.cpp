@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // makeFormat must lay frames out exactly as GStreamer does by default, or a
 // slot could not be handed to a pipeline without repacking.
 #include <gst/video/video.h>

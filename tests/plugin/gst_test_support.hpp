@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // gst_test_support.hpp — running real GStreamer pipelines in the plugin tests.
 //
 // Every test process loads the plugin from the build tree (GST_PLUGIN_PATH)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # gst-inspect-1.0 shows the plugin and both elements with full metadata,
 # every property with its blurb and default, and prints no warnings.
 # Run by CTest with GST_PLUGIN_PATH and GST_REGISTRY set to the build tree.

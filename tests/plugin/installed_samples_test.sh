@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs the build into a temporary prefix and runs the samples/gst recipes
 # against the installed plugin only (GST_PLUGIN_PATH at the installed plugin
 # directory, a fresh registry), as a user of an installed frameshm would.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshmsink → frameshmsrc with real pipelines: content, readers, EOS.
 #include <gst/app/gstappsrc.h>
 #include <signal.h>

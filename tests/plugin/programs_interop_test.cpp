@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The plugin against the command-line programs: frames from frameshm-producer
 // read by frameshmsrc, frames from frameshmsink read by frameshm-consumer.
 #include <catch2/catch.hpp>

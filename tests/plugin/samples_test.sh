@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs the gst-launch recipes of samples/gst end to end, with videotestsrc for
 # the camera, fakesink for the display and UDP on loopback:
 #   camera-to-feed → view-feed, snapshot; send-udp → receive-udp (another

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Every kind of bad input: one line on stderr saying what is wrong, exit
 // code 2, and nothing left in /dev/shm.
 #include <signal.h>

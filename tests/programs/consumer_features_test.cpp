@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The consumer's processing, recording, slow-viewer and verification options,
 // a GStreamer pipeline source, and the live status line on a terminal.
 #include <signal.h>

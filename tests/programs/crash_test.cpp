@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Crashes with the programs: frameshm-producer and frameshm-consumer killed
 // with SIGKILL, as a camera process or a viewer would die in the field.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // --display under a virtual X server: a window titled with the feed shows the frames.
 #include <signal.h>
 

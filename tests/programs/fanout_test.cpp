@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // One pattern producer, two verifying consumers: every accepted frame is
 // exactly the frame published, at a steady rate and flat out.
 #include <signal.h>

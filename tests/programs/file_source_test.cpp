@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The producer plays a video file: an MJPG AVI this test writes with OpenCV.
 #include <signal.h>
 

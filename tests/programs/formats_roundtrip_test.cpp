@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Every pixel format of the pattern, through shared memory and back to BGR
 // in the consumer's snapshot, looks like the BGR pattern.
 #include <signal.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The OpenCV helper (frameshm/opencv.hpp) in process: views and conversions
 // for every pixel format, even and odd sizes, default and padded strides.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // programs_support.hpp — running frameshm-producer and frameshm-consumer from tests.
 //
 // Each program runs as a real child process with its stdout and stderr in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The consumer waits for a feed that does not exist yet, and follows it
 // across producer restarts, whatever the new size or format.
 #include <catch2/catch.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The tutorial samples build and do what their comments say.
 #include <signal.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // SIGINT and SIGTERM end the producer's feed cleanly: exit 0, its consumers
 // see the end, and /dev/shm holds nothing.
 #include <signal.h>

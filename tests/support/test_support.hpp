@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // tests/support/test_support.hpp — what every frameshm test needs.
 //
 // Unique feed names (tests run in parallel), a guard that removes a feed's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/opencv.hpp — zero-copy cv::Mat views of frameshm frames, and BGR conversion.
 //
 // A frame in a feed is already an image in memory; these helpers wrap it in a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/clock.hpp — the clock frameshm stamps frames with.
 //
 // Capture and publish times in a segment are CLOCK_MONOTONIC nanoseconds, the

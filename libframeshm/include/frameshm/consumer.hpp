@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/consumer.hpp — reading frames from a named feed, in place.
 //
 // A Consumer maps a feed read-only, registers in one of its reader slots and

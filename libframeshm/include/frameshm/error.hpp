@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/error.hpp — the error type every fallible frameshm call returns.
 //
 // No exception crosses the frameshm API: a call that can fail returns

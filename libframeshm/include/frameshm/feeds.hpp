@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/feeds.hpp — looking at the feeds of this machine from outside.
 //
 // What `frameshm-ls` shows: every frameshm segment in /dev/shm, whether its

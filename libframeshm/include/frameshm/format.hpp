@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/format.hpp — pixel formats and the geometry of a frame in a slot.
 //
 // A FrameFormat says how the bytes of one frame are laid out: pixel format,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/frame_meta.hpp — what travels with each frame besides its pixels.
 //
 // The producer fills a FrameMeta when it publishes; a consumer gets it back

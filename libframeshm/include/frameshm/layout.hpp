@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/layout.hpp — the shared-memory segment layout: the one source of truth.
 //
 // A feed's segment is, in this order, each part starting on a page boundary

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/producer.hpp — publishing frames into a named feed.
 //
 // A Producer creates the feed's segment and publishes frames into its slots.

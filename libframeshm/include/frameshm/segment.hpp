@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/segment.hpp — the memory a feed lives in, behind a small interface.
 //
 // The slot protocol (Producer, Consumer) only needs a few things from the

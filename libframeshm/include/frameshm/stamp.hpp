@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/stamp.hpp — a verification stamp carried inside a frame's pixels.
 //
 // Test producers write a 24-byte stamp at the start of the frame: a marker,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Publishes one frame and reads it back through the installed headers and library.
 #include <frameshm/consumer.hpp>
 #include <frameshm/producer.hpp>
