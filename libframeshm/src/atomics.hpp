@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Private: atomic access to fields of the shared segment.
 //
 // The layout structs are plain data (layout.hpp), because they are shared

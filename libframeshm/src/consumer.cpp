@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/consumer.hpp"
 
 #include <semaphore.h>
@@ -15,6 +16,7 @@
 #include "frameshm/layout.hpp"
 #include "frameshm/segment.hpp"
 #include "rate_meter.hpp"
+#include "text.hpp"
 
 namespace frameshm {
 namespace detail {
@@ -33,7 +35,6 @@ constexpr int kReadAttempts = 8;
 // semaphore count the segment's writer set to 2^31 must not keep us draining.
 constexpr int kMaxDrain = 1024;
 
-std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
 
 std::uint64_t randomToken() {
   std::uint64_t value = 0;

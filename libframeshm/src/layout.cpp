@@ -1,14 +1,17 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/layout.hpp"
 
 #include <cstring>
 #include <string>
 
+#include "text.hpp"
+
 namespace frameshm::layout {
+using detail::quoted;
 namespace {
 
 constexpr std::uint64_t roundUpPage(std::uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 
-std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
 
 }  // namespace
 

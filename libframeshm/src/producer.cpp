@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/producer.hpp"
 
 #include <semaphore.h>
@@ -13,6 +14,7 @@
 #include "frameshm/layout.hpp"
 #include "frameshm/segment.hpp"
 #include "rate_meter.hpp"
+#include "text.hpp"
 
 namespace frameshm {
 namespace detail {
@@ -27,7 +29,6 @@ constexpr int kMaxPendingWakes = 64;
 constexpr std::int64_t kReclaimIntervalNs = 250'000'000;
 constexpr int kCreateAttempts = 16;
 
-std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
 
 std::uint64_t randomNonZero() {
   std::uint64_t value = 0;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Private: frames per second over the last whole second, for a producer's
 // publishes and a consumer's deliveries alike.
 #pragma once

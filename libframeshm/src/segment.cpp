@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/segment.hpp"
 
 #include <fcntl.h>
@@ -8,10 +9,12 @@
 #include <cerrno>
 #include <utility>
 
+#include "text.hpp"
+
 namespace frameshm {
+using detail::quoted;
 namespace {
 
-std::string quoted(std::string_view feed) { return "'" + std::string(feed) + "'"; }
 
 bool isNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
