@@ -8,7 +8,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-tools
-  libopencv-dev libcli11-dev catch2
+  libopencv-dev libcli11-dev catch2 nlohmann-json3-dev
+  # frameshm-rtsp: gst-rtsp-server, x264enc (plugins-ugly), ffmpeg/ffprobe as independent clients
+  libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
+  # Python bindings, their tests and samples, the bench's charts; the Qt sample
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-opencv python3-matplotlib qtbase5-dev
   # tests: a virtual display and screenshots, another user, the fuzzer
   xvfb xauth x11-apps imagemagick util-linux clang-16 libclang-rt-16-dev
 )
