@@ -9,7 +9,7 @@
 #   scripts/demo.sh [--seconds N] [--fps R] [--width W --height H] [--format F]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${FRAMESHM_BUILD_DIR:-$root/build/plain}
+build=$root/build/release
 seconds=10 fps=30 width=640 height=480 format=BGR
 while [ $# -gt 0 ]; do
   case $1 in
@@ -18,13 +18,14 @@ while [ $# -gt 0 ]; do
     --width) width=$2; shift 2 ;;
     --height) height=$2; shift 2 ;;
     --format) format=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 
 "$root/scripts/install-deps.sh"
-"$root/scripts/build.sh" "$build" >/dev/null
+# The user's Release build (CMakePresets.json "release"), just the two programs.
+"$root/scripts/build.sh" release --target frameshm-producer frameshm-consumer >/dev/null
 
 feed="demo-$$"
 logs=$(mktemp -d)
@@ -42,16 +43,21 @@ echo "frameshm demo: pattern producer -> feed '$feed' ($format ${width}x${height
 "$build/producer/frameshm-producer" --feed "$feed" --format "$format" --width "$width" --height "$height" \
   --fps "$fps" --frames "$frames" 2>"$logs/producer" &
 producer_pid=$!
+consumer_pids=()
 for name in normal slow; do
   extra=()
   [ "$name" = slow ] && extra=(--slow-ms 100)
   "$build/consumer/frameshm-consumer" --feed "$feed" --verify --exit-on-end --stats-json "${extra[@]}" \
     >"$logs/$name.json" 2>"$logs/$name.log" &
+  consumer_pids+=($!)
 done
 echo "consumer 1 keeps up; consumer 2 takes 100 ms per frame. Running for $seconds s..."
-wait "$producer_pid"
+status=0
+wait "$producer_pid" || { echo "demo: the producer failed:" >&2; cat "$logs/producer" >&2; status=1; }
 producer_pid=""
-wait
+for i in 0 1; do
+  wait "${consumer_pids[$i]}" || { echo "demo: consumer $((i + 1)) failed" >&2; status=1; }
+done
 
 echo
 echo "producer:   $(tail -n 1 "$logs/producer")"
@@ -60,3 +66,4 @@ echo "consumer 2: $(tail -n 1 "$logs/slow.log")"
 echo
 echo "figures (JSON, one line per consumer):"
 cat "$logs/normal.json" "$logs/slow.json"
+exit "$status"
