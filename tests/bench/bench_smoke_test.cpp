@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -142,5 +143,31 @@ TEST_CASE("frameshm-bench rejects a bad flag with exit 2 and one line") {
   CHECK(bench.wait(30s) == 2);
   const auto err = frameshm::test::readFile(dir.file("err"));
   CHECK(err.find("nonsense") != std::string::npos);
+  CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+}
+
+TEST_CASE("frameshm-bench --replot prints a saved run's table and draws its charts; another file exits 2") {
+  frameshm::test::TempDir dir;
+  auto replot = frameshm::test::Child::spawn(
+      {FRAMESHM_BENCH, "--replot", FRAMESHM_SAVED_RUN, "--plots", dir.file("plots")}, {}, dir.file("out"),
+      dir.file("err"));
+  REQUIRE(replot.wait(120s) == 0);
+  const auto out = frameshm::test::readFile(dir.file("out"));
+  INFO(out << frameshm::test::readFile(dir.file("err")));
+  CHECK(out.find("== throughput ==") != std::string::npos);
+  CHECK(out.find("== targets ==") != std::string::npos);
+  for (const char* plot :
+       {"throughput", "publish", "fanout", "slowreader", "latency", "gstreamer", "scale", "memory"}) {
+    INFO(plot);
+    CHECK(out.find(dir.file(std::string("plots/") + plot + ".png")) != std::string::npos);
+    CHECK(std::filesystem::file_size(dir.file(std::string("plots/") + plot + ".png")) > 1000);
+  }
+
+  std::ofstream(dir.file("other.json")) << "{\"feeds\": []}\n";
+  auto refused = frameshm::test::Child::spawn({FRAMESHM_BENCH, "--replot", dir.file("other.json")}, {},
+                                              dir.file("out2"), dir.file("err2"));
+  CHECK(refused.wait(30s) == 2);
+  const auto err = frameshm::test::readFile(dir.file("err2"));
+  CHECK(err.find("is not a JSON file written by frameshm-bench") != std::string::npos);
   CHECK(std::count(err.begin(), err.end(), '\n') == 1);
 }
