@@ -146,7 +146,8 @@ TEST_CASE("frameshm-bench rejects a bad flag with exit 2 and one line") {
   CHECK(std::count(err.begin(), err.end(), '\n') == 1);
 }
 
-TEST_CASE("frameshm-bench --replot prints a saved run's table and draws its charts; another file exits 2") {
+TEST_CASE(
+    "frameshm-bench --replot prints a saved run's table and draws its charts, and exits 2 on another file") {
   frameshm::test::TempDir dir;
   auto replot = frameshm::test::Child::spawn(
       {FRAMESHM_BENCH, "--replot", FRAMESHM_SAVED_RUN, "--plots", dir.file("plots")}, {}, dir.file("out"),
