@@ -3,10 +3,11 @@
 //
 //   frameshm-bench --quick --json /tmp/bench.json --plots /tmp/plots
 //   frameshm-bench --json docs/bench/bench.json --plots docs/bench      # the full run for the README
+//
+// The charts are drawn by bench/plot.py (matplotlib) from the run's JSON.
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -16,11 +17,11 @@
 #include <set>
 #include <sstream>
 
+#include "cli_parse.hpp"
 #include "frameshm/clock.hpp"
 #include "harness.hpp"
-#include "json_reader.hpp"
-#include "plots.hpp"
 #include "scenarios.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -60,16 +61,25 @@ std::optional<frameshm::bench::Report> readReport(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
-  auto doc = frameshm::tools::json::parse(text.str());
-  if (!in || !doc || !(*doc)["scenarios"].isObject()) return std::nullopt;
-  frameshm::bench::Report report;
-  for (const auto& [scenario, body] : (*doc)["scenarios"].object()) {
-    for (const auto& note : body["notes"].array()) report.note(scenario, note.string());
-    for (const auto& f : body["figures"].array())
-      report.add({scenario, f["id"].string(), f["label"].string(), f["value"].number(), f["unit"].string(),
-                  f.has("ratio") ? f["ratio"].number() : NAN, f["ratioOf"].string()});
-  }
-  return report;
+  if (!in) return std::nullopt;
+  return frameshm::bench::Report::parse(text.str());
+}
+
+// plot.py: installed beside the program (../share/frameshm), or in the source tree it was built from.
+std::string plotScript() {
+  const auto installed = selfDir().parent_path() / "share" / "frameshm" / "plot.py";
+  return std::filesystem::exists(installed) ? installed.string() : std::string(FRAMESHM_PLOT_SCRIPT);
+}
+
+// Draws the charts of the run in `jsonPath` into `dir` with plot.py (Debian's
+// python3 and matplotlib). False, with a message, if it could not.
+bool drawPlots(const std::string& jsonPath, const std::string& dir) {
+  auto plot = frameshm::test::Child::spawn({"/usr/bin/python3", plotScript(), jsonPath, dir});
+  const int code = plot.wait(std::chrono::minutes(2));
+  if (code == 0) return true;
+  std::fprintf(stderr, "frameshm-bench: drawing the charts failed (/usr/bin/python3 %s, exit %d)\n",
+               plotScript().c_str(), code);
+  return false;
 }
 
 }  // namespace
@@ -77,7 +87,8 @@ std::optional<frameshm::bench::Report> readReport(const std::string& path) {
 int main(int argc, char** argv) {
   CLI::App app{
       "frameshm-bench: throughput, fan-out, slow reader, latency, GStreamer and scale of frameshm, "
-      "with real processes, against memcpy, a bare semaphore and shmsink/shmsrc measured in the same run"};
+      "with real processes, against memcpy, a bare semaphore and shmsink/shmsrc measured in the same run",
+      "frameshm-bench"};
   bool quick = false, smoke = false;
   std::string jsonPath, plotDir, pluginDir, replotPath;
   std::vector<std::string> only;
@@ -86,7 +97,7 @@ int main(int argc, char** argv) {
   app.add_flag("--smoke", smoke,
                "shortest phases (a few seconds each scenario): checks the bench, not the figures");
   app.add_option("--json", jsonPath, "write every figure as JSON to this file");
-  app.add_option("--plots", plotDir, "draw PNG charts into this directory");
+  app.add_option("--plots", plotDir, "draw PNG charts into this directory (bench/plot.py, matplotlib)");
   app.add_option("--replot", replotPath,
                  "measure nothing: print the table and draw --plots from this JSON of a run")
       ->check(CLI::ExistingFile);
@@ -98,14 +109,7 @@ int main(int argc, char** argv) {
   app.add_option("--plugin-dir", pluginDir,
                  "directory holding libgstframeshm.so (default: this build's plugins/)")
       ->check(CLI::ExistingDirectory);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "frameshm-bench: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = frameshm::cli::parse(app, argc, argv)) return *code;
 
   if (!replotPath.empty()) {
     auto report = readReport(replotPath);
@@ -116,10 +120,8 @@ int main(int argc, char** argv) {
     }
     frameshm::bench::judgeTargets(*report);
     report->printTable(stdout);
-    if (!plotDir.empty())
-      for (const auto& path : frameshm::bench::writePlots(*report, plotDir))
-        std::printf("wrote %s\n", path.c_str());
-    return 0;
+    std::fflush(stdout);
+    return plotDir.empty() || drawPlots(replotPath, plotDir) ? 0 : 1;
   }
 
   frameshm::bench::Config config;
@@ -154,6 +156,9 @@ int main(int argc, char** argv) {
   std::printf("\nload average before %.2f %.2f %.2f, after %.2f %.2f %.2f; %.0f s\n", loadBefore[0],
               loadBefore[1], loadBefore[2], loadAfter[0], loadAfter[1], loadAfter[2], wall);
   int status = 0;
+  // The charts are drawn from the JSON: a temporary one if --json was not asked for.
+  std::optional<frameshm::test::TempDir> scratch;
+  if (jsonPath.empty() && !plotDir.empty()) jsonPath = scratch.emplace().file("bench.json");
   if (!jsonPath.empty()) {
     const std::map<std::string, std::string> context = {
         {"command", command.str()},
@@ -165,13 +170,13 @@ int main(int argc, char** argv) {
         {"frameshmPlugin", config.pluginDir.empty() ? "not built" : config.pluginDir}};
     std::ofstream out(jsonPath);
     out << report.json(context, loadBefore, loadAfter, wall);
+    out.close();
     if (!out) {
       std::fprintf(stderr, "frameshm-bench: cannot write %s\n", jsonPath.c_str());
-      status = 1;
+      return 1;
     }
   }
-  if (!plotDir.empty())
-    for (const auto& path : frameshm::bench::writePlots(report, plotDir))
-      std::printf("wrote %s\n", path.c_str());
+  std::fflush(stdout);
+  if (!plotDir.empty() && !drawPlots(jsonPath, plotDir)) status = 1;
   return status;
 }

@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_parse.hpp"
 #include "frameshm/clock.hpp"
 #include "harness.hpp"
 
@@ -331,14 +332,7 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", o.seconds, "count: measuring window, seconds")->check(CLI::Range(0.05, 600.0));
   app.add_option("--warmup-seconds", o.warmupSeconds, "count: time left out after the first frame")
       ->check(CLI::Range(0.0, 60.0));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "frameshm-bench-gst: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = frameshm::cli::parse(app, argc, argv)) return *code;
   if (std::sscanf(size.c_str(), "%ux%u", &o.width, &o.height) != 2 || o.width == 0 || o.height == 0) {
     std::fprintf(stderr, "frameshm-bench-gst: --size must be WIDTHxHEIGHT, e.g. 1920x1080\n");
     return 2;

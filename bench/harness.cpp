@@ -1,26 +1,20 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "harness.hpp"
 
-#include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <numeric>
 #include <thread>
-#include <utility>
 
 #include "frameshm/clock.hpp"
 
@@ -33,114 +27,10 @@ void* sharedAlloc(std::size_t bytes) {
   return memory;
 }
 
-Proc Proc::fork(const std::function<int()>& body) {
-  std::fflush(nullptr);
-  Proc proc;
-  proc.pid_ = ::fork();
-  if (proc.pid_ == 0) {
-    int code = 127;
-    try {
-      code = body();
-    } catch (...) {
-      code = 126;
-    }
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  return proc;
-}
-
-Proc Proc::spawn(const std::vector<std::string>& argv, const std::string& outputPath,
-                 const std::vector<std::string>& env) {
-  std::fflush(nullptr);
-  Proc proc;
-  proc.group_ = true;
-  proc.pid_ = ::fork();
-  if (proc.pid_ == 0) {
-    setpgid(0, 0);
-    for (const auto& entry : env) putenv(strdup(entry.c_str()));
-    if (!outputPath.empty()) {
-      const int fd = open(outputPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-      }
-    }
-    std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  if (proc.pid_ > 0) setpgid(proc.pid_, proc.pid_);
-  return proc;
-}
-
-Proc::Proc(Proc&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      group_(other.group_),
-      reaped_(other.reaped_),
-      status_(other.status_) {}
-
-Proc& Proc::operator=(Proc&& other) noexcept {
-  if (this != &other) {
-    if (pid_ > 0 && !reaped_) wait(std::chrono::milliseconds(0));
-    pid_ = std::exchange(other.pid_, -1);
-    group_ = other.group_;
-    reaped_ = other.reaped_;
-    status_ = other.status_;
-  }
-  return *this;
-}
-
-Proc::~Proc() {
-  if (pid_ > 0 && !reaped_) wait(std::chrono::milliseconds(0));
-}
-
-void Proc::signal(int sig) noexcept {
-  if (pid_ <= 0 || reaped_) return;
-  if (group_) ::kill(-pid_, sig);
-  ::kill(pid_, sig);
-}
-
-int Proc::wait(std::chrono::milliseconds timeout) {
-  auto decode = [this] {
-    if (WIFEXITED(status_)) return WEXITSTATUS(status_);
-    if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
-    return -1;
-  };
-  if (pid_ <= 0) return -1;
-  if (reaped_) return decode();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const pid_t got = waitpid(pid_, &status_, WNOHANG);
-    if (got == pid_ || (got < 0 && errno != EINTR)) {
-      reaped_ = true;
-      return got == pid_ ? decode() : -1;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  signal(SIGKILL);
-  waitpid(pid_, &status_, 0);
-  reaped_ = true;
-  return -1;
-}
-
-int Proc::stop(std::chrono::milliseconds grace) {
-  signal(SIGINT);
-  return wait(grace);
-}
-
-std::string feedName(std::string_view tag) {
-  static std::atomic<int> counter{0};
-  return "bench-" + std::string(tag) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-}
-
-FeedCleanup::~FeedCleanup() {
-  const std::string name = "/frameshm." + feed_;
-  shm_unlink(name.c_str());
+test::Child spawnLogged(const std::vector<std::string>& argv, const std::string& logPath,
+                        const std::vector<std::string>& env) {
+  return test::Child::spawn(argv,
+                            {.env = env, .stdoutPath = logPath, .stderrPath = logPath, .ownGroup = true});
 }
 
 Summary summarize(std::vector<double> samples) {

@@ -1,26 +1,25 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// bench/harness.hpp — processes, shared result memory and statistics for frameshm-bench.
+// bench/harness.hpp — shared result memory, programs and statistics for frameshm-bench.
 //
 // Every scenario runs its producer and readers as forked processes that
 // report through memory shared with the parent (mapped before the fork), so
-// the figures come from real cross-process transport. Feed names carry the
-// bench's pid and are removed whatever happens to the children.
+// the figures come from real cross-process transport. The processes, feed
+// names ("bench-<tag>-<pid>-<n>") and feed guards are the tests' own
+// (test_support.hpp, frameshm::process_support): one copy for both.
 //
 //   auto* result = frameshm::bench::sharedNew<ReaderResult>();
-//   frameshm::bench::Proc reader = frameshm::bench::Proc::fork([&] { return runReader(*result); });
+//   auto reader = frameshm::test::Child::fork([&] { return runReader(*result); });
 //   reader.wait(std::chrono::seconds(30));
 //   auto stats = frameshm::bench::summarize(samples);
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "test_support.hpp"
 
 namespace frameshm::bench {
 
@@ -33,52 +32,10 @@ T* sharedNew(std::size_t count = 1) {
   return static_cast<T*>(sharedAlloc(sizeof(T) * count));
 }
 
-// A forked child process, killed and reaped when destroyed if still running.
-class Proc {
- public:
-  // Forks; the child runs `body` and _exits with its return value.
-  static Proc fork(const std::function<int()>& body);
-  // Runs a program (argv[0] looked up in PATH) with stdout and stderr sent to `outputPath`
-  // ("" keeps them), in its own process group so a kill reaches its children too.
-  static Proc spawn(const std::vector<std::string>& argv, const std::string& outputPath = {},
-                    const std::vector<std::string>& env = {});
-
-  Proc() = default;
-  Proc(Proc&& other) noexcept;
-  Proc& operator=(Proc&& other) noexcept;
-  Proc(const Proc&) = delete;
-  Proc& operator=(const Proc&) = delete;
-  ~Proc();
-
-  // Waits up to `timeout`: the exit code, 128 + signal if killed, or -1 on timeout (then killed).
-  int wait(std::chrono::milliseconds timeout);
-  // Sends `signal` (to the group for spawned programs) without waiting.
-  void signal(int signal) noexcept;
-  // SIGINT, then SIGKILL if the child is still there after `grace`. Returns as wait().
-  int stop(std::chrono::milliseconds grace);
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  bool group_ = false;
-  bool reaped_ = false;
-  int status_ = 0;
-};
-
-// "bench-<tag>-<pid>-<n>", unique on this machine for this run.
-std::string feedName(std::string_view tag);
-
-// Removes /dev/shm/frameshm.<feed> when destroyed (the producer normally does).
-class FeedCleanup {
- public:
-  explicit FeedCleanup(std::string feed) : feed_(std::move(feed)) {}
-  FeedCleanup(const FeedCleanup&) = delete;
-  FeedCleanup& operator=(const FeedCleanup&) = delete;
-  ~FeedCleanup();
-
- private:
-  std::string feed_;
-};
+// Runs a program (argv[0] looked up in PATH) in its own process group, so a
+// kill reaches its children too, with stdout and stderr in `logPath`.
+test::Child spawnLogged(const std::vector<std::string>& argv, const std::string& logPath,
+                        const std::vector<std::string>& env = {});
 
 // Percentiles of a set of samples (any unit).
 struct Summary {

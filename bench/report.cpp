@@ -2,8 +2,7 @@
 #include "report.hpp"
 
 #include <algorithm>
-
-#include "json_writer.hpp"
+#include <nlohmann/json.hpp>
 
 namespace frameshm::bench {
 
@@ -46,66 +45,51 @@ void Report::printTable(std::FILE* out) const {
 std::string Report::json(const std::map<std::string, std::string>& context,
                          const std::vector<double>& loadBefore, const std::vector<double>& loadAfter,
                          double wallSeconds) const {
-  tools::JsonWriter json;
-  json.beginObject();
-  for (const auto& [key, value] : context) json.key(key).value(value);
-  auto loads = [&](const char* name, const std::vector<double>& values) {
-    json.key(name).beginArray();
-    for (double v : values) json.value(v);
-    json.endArray();
-  };
-  loads("loadAverageBefore", loadBefore);
-  loads("loadAverageAfter", loadAfter);
-  json.key("wallSeconds").value(wallSeconds);
-  json.key("scenarios").beginObject();
-  std::vector<std::string> order;
-  for (const Figure& f : figures_)
-    if (std::find(order.begin(), order.end(), f.scenario) == order.end()) order.push_back(f.scenario);
-  for (const auto& scenario : order) {
-    json.key(scenario).beginObject();
-    if (auto it = notes_.find(scenario); it != notes_.end()) {
-      json.key("notes").beginArray();
-      for (const auto& text : it->second) json.value(text);
-      json.endArray();
-    }
-    json.key("figures").beginArray();
-    for (const Figure& f : figures_) {
-      if (f.scenario != scenario) continue;
-      json.beginObject();
-      json.key("id").value(f.id);
-      json.key("label").value(f.label);
-      json.key("value").value(f.value);
-      json.key("unit").value(f.unit);
-      if (std::isfinite(f.ratio)) {
-        json.key("ratio").value(f.ratio);
-        json.key("ratioOf").value(f.ratioOf);
-      }
-      json.endObject();
-    }
-    json.endArray();
-    json.endObject();
+  using Json = nlohmann::ordered_json;
+  // JSON has no NaN or infinity: a figure that could not be measured is null.
+  auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
+  Json json = Json::object();
+  for (const auto& [key, value] : context) json[key] = value;
+  json["loadAverageBefore"] = loadBefore;
+  json["loadAverageAfter"] = loadAfter;
+  json["wallSeconds"] = number(wallSeconds);
+  Json& scenarios = json["scenarios"] = Json::object();
+  for (const Figure& f : figures_) {
+    Json& scenario = scenarios[f.scenario];
+    if (scenario.is_null())
+      if (auto it = notes_.find(f.scenario); it != notes_.end()) scenario["notes"] = it->second;
+    Json figure = {{"id", f.id}, {"label", f.label}, {"value", number(f.value)}, {"unit", f.unit}};
+    if (std::isfinite(f.ratio)) figure["ratio"] = f.ratio, figure["ratioOf"] = f.ratioOf;
+    scenario["figures"].push_back(std::move(figure));
   }
-  json.endObject();
-  json.key("notes").beginObject();
-  for (const auto& [scenario, texts] : notes_) {
-    json.key(scenario).beginArray();
-    for (const auto& text : texts) json.value(text);
-    json.endArray();
-  }
-  json.endObject();
-  json.key("targets").beginArray();
+  json["notes"] = notes_;
+  Json& targets = json["targets"] = Json::array();
   for (const Target& t : targets_) {
-    json.beginObject();
-    json.key("name").value(t.name);
-    json.key("goal").value(t.goal);
-    json.key("value").value(t.value);
-    json.key("met").value(t.met);
-    if (!t.note.empty()) json.key("note").value(t.note);
-    json.endObject();
+    Json target = {{"name", t.name}, {"goal", t.goal}, {"value", number(t.value)}, {"met", t.met}};
+    if (!t.note.empty()) target["note"] = t.note;
+    targets.push_back(std::move(target));
   }
-  json.endArray();
-  json.endObject();
-  return json.str() + "\n";
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::optional<Report> Report::parse(const std::string& text) {
+  const auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("scenarios") || !doc["scenarios"].is_object()) return std::nullopt;
+  auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
+  try {
+    Report report;
+    for (const auto& [scenario, body] : doc["scenarios"].items()) {
+      for (const auto& note : body.value("notes", nlohmann::json::array()))
+        report.note(scenario, note.get<std::string>());
+      for (const auto& f : body.value("figures", nlohmann::json::array()))
+        report.add({scenario, f.at("id").get<std::string>(), f.value("label", std::string()),
+                    number(f.at("value")), f.value("unit", std::string()),
+                    f.contains("ratio") ? number(f["ratio"]) : NAN, f.value("ratioOf", std::string())});
+    }
+    return report;
+  } catch (const nlohmann::json::exception&) {  // a member missing or of the wrong type
+    return std::nullopt;
+  }
 }
 
 }  // namespace frameshm::bench

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// bench/report.hpp — the figures frameshm-bench measured, as a table and as JSON.
+// bench/report.hpp — the figures frameshm-bench measured, as a table and as JSON (nlohmann/json).
 //
 // Each scenario adds Figures (a value with its unit and, where it has one, its
 // ratio to a reference measured in the same run: memcpy, the semaphore floor,
@@ -57,6 +57,9 @@ class Report {
   [[nodiscard]] std::string json(const std::map<std::string, std::string>& context,
                                  const std::vector<double>& loadBefore, const std::vector<double>& loadAfter,
                                  double wallSeconds) const;
+  // The figures and notes of a document json() wrote (targets are judged
+  // again), or nullopt if `text` is not one.
+  [[nodiscard]] static std::optional<Report> parse(const std::string& text);
 
  private:
   std::vector<Figure> figures_;

@@ -96,7 +96,7 @@ std::vector<std::string> gstEnv(const Config& config) {
 
 bool elementExists(const Config& config, const std::string& element) {
   // Not --exists: it does not look at GST_PLUGIN_PATH's plugins (GStreamer 1.22).
-  Proc inspect = Proc::spawn({"gst-inspect-1.0", element}, "/dev/null", gstEnv(config));
+  test::Child inspect = spawnLogged({"gst-inspect-1.0", element}, "/dev/null", gstEnv(config));
   return inspect.wait(milliseconds(20'000)) == 0;
 }
 
@@ -119,7 +119,7 @@ Pair shmPair(const Scratch& scratch, const std::string& tag, std::uint64_t frame
 }
 
 Pair frameshmPair(const std::string& tag, int buffers) {
-  const std::string feed = feedName(tag);
+  const std::string feed = test::uniqueFeed(tag, "bench-");
   return {"frameshm", "frameshmsink feed=" + feed + " slots=" + std::to_string(buffers) + " sync=false",
           "frameshmsrc feed=" + feed, false, feed};
 }
@@ -149,15 +149,15 @@ std::vector<double> runPipelines(const Config& config, const Scratch& scratch, c
                                  const std::string& sender, const std::vector<std::string>& receivers,
                                  double seconds, const std::string& tag) {
   const auto env = gstEnv(config);
-  std::unique_ptr<FeedCleanup> cleanup;
-  if (pair.name == "frameshm") cleanup = std::make_unique<FeedCleanup>(pair.feed);
-  Proc send = Proc::spawn(gstLaunch(sender), scratch.file(tag + "-send.log"), env);
+  std::unique_ptr<test::FeedGuard> cleanup;
+  if (pair.name == "frameshm") cleanup = std::make_unique<test::FeedGuard>(pair.feed);
+  test::Child send = spawnLogged(gstLaunch(sender), scratch.file(tag + "-send.log"), env);
   // The receivers need the sender's socket or feed to exist.
   std::this_thread::sleep_for(milliseconds(700));
   const double warmup = config.smoke ? 0.2 : 0.5;
-  std::vector<Proc> receive;
+  std::vector<test::Child> receive;
   for (std::size_t i = 0; i < receivers.size(); ++i)
-    receive.push_back(Proc::spawn(
+    receive.push_back(spawnLogged(
         {config.gstHelper, "count", "--source", receivers[i], "--seconds", std::to_string(seconds),
          "--warmup-seconds", std::to_string(warmup), "--out", scratch.file(tag + "-fps" + std::to_string(i))},
         scratch.file(tag + "-recv" + std::to_string(i) + ".log"), env));
@@ -181,18 +181,18 @@ std::vector<double> gstLatency(const Config& config, const Scratch& scratch, con
                                const Size& size, bool inPlace, int frames, const std::string& tag,
                                bool& notOffered) {
   const auto env = gstEnv(config);
-  std::unique_ptr<FeedCleanup> cleanup;
-  if (pair.name == "frameshm") cleanup = std::make_unique<FeedCleanup>(pair.feed);
+  std::unique_ptr<test::FeedGuard> cleanup;
+  if (pair.name == "frameshm") cleanup = std::make_unique<test::FeedGuard>(pair.feed);
   const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
   const std::string out = scratch.file(tag + ".samples"), ready = scratch.file(tag + ".ready");
   // The receiver counts the sender's priming frame too, and leaves out a short warm-up.
   constexpr int kWarmup = 10;
-  Proc send =
-      Proc::spawn({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
+  test::Child send =
+      spawnLogged({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
                    std::to_string(frames + kWarmup), "--ready", ready, inPlace ? "--in-place" : "--fps=60"},
                   scratch.file(tag + "-send.log"), env);
   std::this_thread::sleep_for(milliseconds(700));
-  Proc receive = Proc::spawn({config.gstHelper, "receive", "--source", pair.source, "--size", dims,
+  test::Child receive = spawnLogged({config.gstHelper, "receive", "--source", pair.source, "--size", dims,
                               "--frames", std::to_string(frames + kWarmup + 1), "--warmup",
                               std::to_string(kWarmup + 1), "--out", out, "--ready", ready},
                              scratch.file(tag + "-recv.log"), env);
@@ -317,7 +317,7 @@ void runGstreamer(const Config& config, Report& report) {
   const int frames = config.smoke ? 40 : static_cast<int>(std::max(60.0, config.latencySeconds * 60));
   {
     const std::string out = scratch.file("local.samples");
-    Proc local = Proc::spawn({config.gstHelper, "local", "--size", "1920x1080", "--frames",
+    test::Child local = spawnLogged({config.gstHelper, "local", "--size", "1920x1080", "--frames",
                               std::to_string(frames + 20), "--warmup", "20", "--out", out},
                              scratch.file("local.log"));
     if (local.wait(milliseconds(frames * 1000 / 60 + 15'000)) == 0)

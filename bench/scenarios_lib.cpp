@@ -236,19 +236,20 @@ struct Run {
 
 // One producer and its readers as processes; returns their results.
 Run runFeed(ProducerPlan plan, const std::vector<ReaderPlan>& readerPlans) {
-  plan.feed = feedName("f");
-  FeedCleanup cleanup(plan.feed);
+  plan.feed = test::uniqueFeed("f", "bench-");
+  test::FeedGuard cleanup(plan.feed);
   plan.readers = static_cast<std::uint32_t>(readerPlans.size());
   Run run;
   auto* control = new (sharedAlloc(sizeof(Control))) Control;
   run.producer = sharedNew<ProducerResult>();
-  std::vector<Proc> readers{};
-  Proc producer = Proc::fork([&] { return runProducer(plan, *control, *run.producer); });
+  std::vector<test::Child> readers{};
+  test::Child producer = test::Child::fork([&] { return runProducer(plan, *control, *run.producer); });
   for (auto readerPlan : readerPlans) {
     readerPlan.feed = plan.feed;
     auto* result = sharedNew<ReaderResult>();
     run.readers.push_back(result);
-    readers.push_back(Proc::fork([&, readerPlan] { return runReader(readerPlan, *control, *result); }));
+    readers.push_back(
+        test::Child::fork([&, readerPlan] { return runReader(readerPlan, *control, *result); }));
   }
   const auto limit = milliseconds(static_cast<int>((plan.warmupSeconds + plan.seconds) * 1000) + 40'000);
   int code = producer.wait(limit);
@@ -468,7 +469,7 @@ Summary semaphoreFloor(double rateHz, double seconds, std::size_t copyBytes = 0)
   auto* shared = new (sharedAlloc(sizeof(FloorShared))) FloorShared;
   sem_init(&shared->sem, 1, 0);
   const auto count = static_cast<std::uint64_t>(std::min<double>(kMaxSamples, rateHz * seconds));
-  Proc waiter = Proc::fork([&] {
+  test::Child waiter = test::Child::fork([&] {
     for (std::uint64_t i = 0; i < count; ++i) {
       while (sem_wait(&shared->sem) != 0) {
       }
@@ -477,7 +478,7 @@ Summary semaphoreFloor(double rateHz, double seconds, std::size_t copyBytes = 0)
     }
     return 0;
   });
-  Proc poster = Proc::fork([&] {
+  test::Child poster = test::Child::fork([&] {
     const auto period = static_cast<std::int64_t>(1e9 / rateHz);
     std::vector<std::byte> from(copyBytes, std::byte{1}), to(copyBytes);
     std::int64_t next = monotonicNs() + 100'000'000;

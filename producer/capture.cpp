@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <opencv2/videoio/registry.hpp>
 
-namespace frameshm::producer {
+namespace frameshm::sources {
 namespace {
 
 // The camera index of "camera:N" or "/dev/videoN", or -1.
@@ -129,4 +129,4 @@ bool CaptureSource::rewind() {
   return openFile(capture_, path_);
 }
 
-}  // namespace frameshm::producer
+}  // namespace frameshm::sources

@@ -7,7 +7,7 @@
 // deliver fails before any feed is created and what it really delivers
 // (size, rate) is known up front.
 //
-//   auto source = frameshm::producer::CaptureSource::open("camera:0", {.width = 1280, .height = 720});
+//   auto source = frameshm::sources::CaptureSource::open("camera:0", {.width = 1280, .height = 720});
 //   if (!source) return report(source.error());
 //   cv::Mat frame;
 //   while (source->read(frame)) publish(frame);
@@ -19,7 +19,7 @@
 
 #include "frameshm/error.hpp"
 
-namespace frameshm::producer {
+namespace frameshm::sources {
 
 // What the user asked the source for; 0 means "whatever it delivers".
 struct CaptureRequest {
@@ -64,4 +64,4 @@ class CaptureSource {
   double fps_ = 0;
 };
 
-}  // namespace frameshm::producer
+}  // namespace frameshm::sources

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <expected>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <optional>
@@ -33,8 +34,8 @@
 namespace {
 
 using namespace frameshm;
-using frameshm::programs::kExitOk;
-using frameshm::programs::kExitRuntime;
+using frameshm::cli::kExitOk;
+using frameshm::cli::kExitRuntime;
 
 struct Options {
   std::string feed = "cam0";
@@ -110,7 +111,7 @@ class Pacer {
 class FrameFiller {
  public:
   FrameFiller(const Options& options, const FrameFormat& format,
-              std::optional<producer::CaptureSource> capture)
+              std::optional<sources::CaptureSource> capture)
       : options_(options), format_(format), capture_(std::move(capture)) {
     // BGR, BGRA and BGRx are drawn straight into the slot; other formats are
     // drawn in BGR once and converted into the slot.
@@ -146,7 +147,7 @@ class FrameFiller {
 
   // Catches up with a late schedule: a file skips the frames that are due.
   void skip(std::uint64_t frames) {
-    if (capture_ && capture_->kind() == producer::CaptureSource::Kind::File)
+    if (capture_ && capture_->kind() == sources::CaptureSource::Kind::File)
       for (std::uint64_t i = 0; i < frames; ++i) capture_->skip();
   }
 
@@ -157,7 +158,7 @@ class FrameFiller {
   [[nodiscard]] std::uint64_t loops() const noexcept { return loops_; }
   [[nodiscard]] bool fromCapture() const noexcept { return capture_.has_value(); }
   [[nodiscard]] bool fromFile() const noexcept {
-    return capture_ && capture_->kind() == producer::CaptureSource::Kind::File;
+    return capture_ && capture_->kind() == sources::CaptureSource::Kind::File;
   }
 
   [[nodiscard]] std::uint32_t flags() const noexcept {
@@ -170,13 +171,13 @@ class FrameFiller {
     cv::Mat& into = format_.pixelFormat == PixelFormat::Bgr ? target : bgr_;
     const auto* slotData = target.data;
     if (!capture_->read(into)) {
-      if (capture_->kind() == producer::CaptureSource::Kind::File && options_.loop && capture_->rewind() &&
+      if (capture_->kind() == sources::CaptureSource::Kind::File && options_.loop && capture_->rewind() &&
           capture_->read(into)) {
         ++loops_;
       } else {
         // A file or pipeline ends (end of stream); a camera that stops was lost.
-        return capture_->kind() == producer::CaptureSource::Kind::Camera ? Outcome::SourceLost
-                                                                         : Outcome::SourceEnded;
+        return capture_->kind() == sources::CaptureSource::Kind::Camera ? Outcome::SourceLost
+                                                                        : Outcome::SourceEnded;
       }
     }
     const cv::Size feedSize(static_cast<int>(format_.width), static_cast<int>(format_.height));
@@ -198,14 +199,135 @@ class FrameFiller {
 
   const Options& options_;
   FrameFormat format_;
-  std::optional<producer::CaptureSource> capture_;
-  std::optional<producer::Pattern> pattern_;
+  std::optional<sources::CaptureSource> capture_;
+  std::optional<sources::Pattern> pattern_;
   int directType_ = -1;
   cv::Mat bgr_, resized_, scratch_;
   std::uint64_t loops_ = 0;
   std::uint64_t inPlace_ = 0;
 };
 
+// --mode as permissions, or nullopt if it is not octal up to 0777.
+std::optional<mode_t> parseMode(const std::string& text) {
+  try {
+    std::size_t used = 0;
+    const auto mode = static_cast<mode_t>(std::stoul(text, &used, 8));
+    if (used == text.size() && mode <= 0777) return mode;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// Where frames come from, and the size and rate the feed gets from it.
+struct Source {
+  std::optional<sources::CaptureSource> capture;  // none: the test pattern
+  double fps = 0;
+  int width = 0, height = 0;
+};
+
+// Opens --source (the pattern needs nothing). Errors: what went wrong, for the user.
+std::expected<Source, std::string> openSource(const Options& options) {
+  Source source{
+      .capture = std::nullopt, .fps = options.fps, .width = options.width, .height = options.height};
+  if (options.source == "pattern") return source;
+  sources::CaptureRequest request;
+  if (options.sizeGiven) request.width = options.width, request.height = options.height;
+  if (options.fpsGiven) request.fps = options.fps;
+  auto opened = sources::CaptureSource::open(options.source, request);
+  if (!opened) return std::unexpected(opened.error().message);
+  auto& capture = source.capture.emplace(std::move(*opened));
+  const bool camera = capture.kind() == sources::CaptureSource::Kind::Camera;
+  if (camera)  // what was asked and what it delivers
+    std::fprintf(stderr, "frameshm-producer: %s\n", capture.description().c_str());
+  // A camera gives its own size; a file or pipeline is scaled only if asked.
+  if (camera || !options.sizeGiven)
+    source.width = capture.frameSize().width, source.height = capture.frameSize().height;
+  // A camera paces itself; a file plays at its own rate unless --fps says otherwise.
+  if (!options.fpsGiven)
+    source.fps = capture.kind() == sources::CaptureSource::Kind::File ? capture.fps() : 0;
+  return source;
+}
+
+// How the publishing loop ended.
+struct Ending {
+  std::uint64_t frames = 0, late = 0;
+  int exitCode = kExitOk;
+  std::string how = "stopped";
+};
+
+// Fills and publishes frames on the pacer's schedule until --frames, a stop
+// signal, the end of the source or a failure.
+Ending publishFrames(const Options& options, Producer& producer, FrameFiller& filler, Pacer& pacer,
+                     const std::chrono::steady_clock::time_point start) {
+  programs::StatusLine status;
+  Ending ending;
+  auto fail = [&](const std::string& message) {
+    status.finish();
+    std::fprintf(stderr, "frameshm-producer: %s\n", message.c_str());
+    ending.exitCode = kExitRuntime;
+    ending.how = "failed";
+  };
+  while (options.frames == 0 || ending.frames < options.frames) {
+    const std::uint64_t missed = pacer.wait();
+    if (programs::stopRequested()) break;
+    ending.late += missed;
+    filler.skip(missed);
+    auto slot = producer.acquire();
+    if (!slot) {
+      fail(slot.error().message);
+      break;
+    }
+    const auto outcome = filler.fill(*slot, std::chrono::steady_clock::now() - start);
+    if (outcome == FrameFiller::Outcome::SourceEnded) {
+      ending.how = filler.fromFile() ? "reached the end of the file" : "reached the end of the pipeline";
+      break;
+    }
+    if (outcome == FrameFiller::Outcome::SourceLost) {
+      fail("the camera stopped delivering frames (unplugged?)");
+      ending.how = "lost its source";
+      break;
+    }
+    // The frame counts as captured once complete (read from the source, or
+    // drawn): consumers' latency is then the transport's, not the drawing's.
+    const std::int64_t captureNs = monotonicNs();
+    auto published = producer.publish(std::move(*slot), {.captureNs = captureNs, .flags = filler.flags()});
+    if (!published) {
+      fail(published.error().message);
+      break;
+    }
+    ++ending.frames;
+    if (status.due()) {
+      char text[200];
+      std::snprintf(text, sizeof text, "%s %s | %.1f fps | %llu frames | %u readers | %llu late",
+                    options.feed.c_str(), describe(producer.format()).c_str(), producer.frameRate(),
+                    static_cast<unsigned long long>(ending.frames), producer.readerCount(),
+                    static_cast<unsigned long long>(ending.late));
+      status.show(text);
+    }
+  }
+  status.finish();
+  if (options.frames != 0 && ending.frames == options.frames) ending.how = "sent its frames";
+  if (programs::stopSignal() != 0)
+    ending.how = programs::stopSignal() == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM";
+  return ending;
+}
+
+// The summary line on stderr.
+void report(const Options& options, const Ending& ending, const FrameFiller& filler, std::uint32_t readers,
+            double seconds) {
+  std::string extra;
+  if (filler.fromCapture()) extra += ", " + std::to_string(filler.decodedInPlace()) + " decoded in place";
+  if (filler.loops() > 0) extra += ", " + std::to_string(filler.loops()) + " loops";
+  std::fprintf(
+      stderr,
+      "frameshm-producer: feed '%s' %s: %llu frames in %.1f s (%.1f fps), %llu late, %u readers at the "
+      "end%s\n",
+      options.feed.c_str(), ending.how.c_str(), static_cast<unsigned long long>(ending.frames), seconds,
+      seconds > 0 ? static_cast<double>(ending.frames) / seconds : 0.0,
+      static_cast<unsigned long long>(ending.late), readers, extra.c_str());
+}
+
+// Checks what CLI11 cannot, opens the source, creates the feed, publishes and reports.
 int run(const Options& options) {
   if (auto valid = validateFeedName(options.feed); !valid) return usageError(valid.error().message);
   const auto pixelFormat = parsePixelFormat(options.format);
@@ -214,46 +336,22 @@ int run(const Options& options) {
     for (PixelFormat f : allPixelFormats()) names += (names.empty() ? "" : ", ") + std::string(toString(f));
     return usageError("unsupported format '" + options.format + "' (use one of " + names + ")");
   }
-  mode_t mode = 0;
-  try {
-    std::size_t used = 0;
-    mode = static_cast<mode_t>(std::stoul(options.mode, &used, 8));
-    if (used != options.mode.size() || mode > 0777) throw std::invalid_argument(options.mode);
-  } catch (const std::exception&) {
-    return usageError("--mode '" + options.mode + "' is not octal permissions such as 0600 or 0660");
-  }
-  if (options.width <= 0 || options.height <= 0) return usageError("--width and --height must be positive");
-  if (options.fps < 0) return usageError("--fps must be 0 (as fast as possible) or more");
+  const auto mode = parseMode(options.mode);
+  if (!mode) return usageError("--mode '" + options.mode + "' is not octal permissions such as 0600 or 0660");
 
-  std::optional<producer::CaptureSource> capture;
-  double fps = options.fps;
-  int width = options.width, height = options.height;
-  if (options.source != "pattern") {
-    producer::CaptureRequest request;
-    if (options.sizeGiven) request.width = options.width, request.height = options.height;
-    if (options.fpsGiven) request.fps = options.fps;
-    auto opened = producer::CaptureSource::open(options.source, request);
-    if (!opened) return usageError(opened.error().message);
-    capture.emplace(std::move(*opened));
-    if (capture->kind() == producer::CaptureSource::Kind::Camera)  // what was asked and what it delivers
-      std::fprintf(stderr, "frameshm-producer: %s\n", capture->description().c_str());
-    // A camera gives its own size; a file or pipeline is scaled only if asked.
-    if (capture->kind() == producer::CaptureSource::Kind::Camera || !options.sizeGiven)
-      width = capture->frameSize().width, height = capture->frameSize().height;
-    // A camera paces itself; a file plays at its own rate unless --fps says otherwise.
-    if (!options.fpsGiven) fps = capture->kind() == producer::CaptureSource::Kind::File ? capture->fps() : 0;
-  }
-
-  auto format =
-      makeFormat(*pixelFormat, static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height),
-                 toRate(fps > 0   ? fps
-                        : capture ? capture->fps()
-                                  : 0));
+  auto source = openSource(options);
+  if (!source) return usageError(source.error());
+  const auto& capture = source->capture;
+  auto format = makeFormat(*pixelFormat, static_cast<std::uint32_t>(source->width),
+                           static_cast<std::uint32_t>(source->height),
+                           toRate(source->fps > 0 ? source->fps
+                                  : capture       ? capture->fps()
+                                                  : 0));
   if (!format) return usageError(format.error().message);
   auto producer = Producer::create({.feed = options.feed,
                                     .format = *format,
                                     .slots = options.slots,
-                                    .mode = mode,
+                                    .mode = *mode,
                                     .replace = options.replace,
                                     .caps = capsFor(*format)});
   if (!producer) return usageError(producer.error().message);
@@ -262,77 +360,15 @@ int run(const Options& options) {
                describe(*format).c_str(), capture ? capture->description().c_str() : "the test pattern",
                producer->slotCount());
 
-  FrameFiller filler(options, *format, std::move(capture));
-  Pacer pacer(fps);
-  programs::StatusLine status;
+  FrameFiller filler(options, *format, std::move(source->capture));
+  Pacer pacer(source->fps);
   const auto start = std::chrono::steady_clock::now();
-  std::uint64_t frames = 0, late = 0;
-  int exitCode = kExitOk;
-  std::string ending = "stopped";
-  while (options.frames == 0 || frames < options.frames) {
-    const std::uint64_t missed = pacer.wait();
-    if (programs::stopRequested()) break;
-    late += missed;
-    filler.skip(missed);
-    auto slot = producer->acquire();
-    if (!slot) {
-      status.finish();
-      std::fprintf(stderr, "frameshm-producer: %s\n", slot.error().message.c_str());
-      exitCode = kExitRuntime;
-      ending = "failed";
-      break;
-    }
-    const auto outcome = filler.fill(*slot, std::chrono::steady_clock::now() - start);
-    if (outcome != FrameFiller::Outcome::Filled) {
-      status.finish();
-      if (outcome == FrameFiller::Outcome::SourceEnded) {
-        ending = filler.fromFile() ? "reached the end of the file" : "reached the end of the pipeline";
-      } else {
-        std::fprintf(stderr, "frameshm-producer: the camera stopped delivering frames (unplugged?)\n");
-        ending = "lost its source";
-        exitCode = kExitRuntime;
-      }
-      break;
-    }
-    // The frame counts as captured once complete (read from the source, or
-    // drawn): consumers' latency is then the transport's, not the drawing's.
-    const std::int64_t captureNs = monotonicNs();
-    auto published = producer->publish(std::move(*slot), {.captureNs = captureNs, .flags = filler.flags()});
-    if (!published) {
-      status.finish();
-      std::fprintf(stderr, "frameshm-producer: %s\n", published.error().message.c_str());
-      exitCode = kExitRuntime;
-      ending = "failed";
-      break;
-    }
-    ++frames;
-    if (status.due()) {
-      char text[200];
-      std::snprintf(text, sizeof text, "%s %s | %.1f fps | %llu frames | %u readers | %llu late",
-                    options.feed.c_str(), describe(*format).c_str(), producer->frameRate(),
-                    static_cast<unsigned long long>(frames), producer->readerCount(),
-                    static_cast<unsigned long long>(late));
-      status.show(text);
-    }
-  }
-  if (options.frames != 0 && frames == options.frames) ending = "sent its frames";
-  if (programs::stopSignal() != 0)
-    ending = programs::stopSignal() == SIGINT ? "stopped by SIGINT" : "stopped by SIGTERM";
+  const Ending ending = publishFrames(options, *producer, filler, pacer, start);
   const std::uint32_t readers = producer->readerCount();
   producer->end();
-  status.finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string extra;
-  if (filler.fromCapture()) extra += ", " + std::to_string(filler.decodedInPlace()) + " decoded in place";
-  if (filler.loops() > 0) extra += ", " + std::to_string(filler.loops()) + " loops";
-  std::fprintf(
-      stderr,
-      "frameshm-producer: feed '%s' %s: %llu frames in %.1f s (%.1f fps), %llu late, %u readers at the "
-      "end%s\n",
-      options.feed.c_str(), ending.c_str(), static_cast<unsigned long long>(frames), seconds,
-      seconds > 0 ? static_cast<double>(frames) / seconds : 0.0, static_cast<unsigned long long>(late),
-      readers, extra.c_str());
-  return exitCode;
+  report(options, ending, filler, readers,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return ending.exitCode;
 }
 
 }  // namespace
@@ -347,13 +383,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--format", options.format, "Pixel format: GRAY8 RGB BGR RGBA BGRA BGRx I420 NV12 YUY2 UYVY")
       ->capture_default_str();
-  auto* width =
-      app.add_option("--width", options.width, "Frame width (asked of a camera)")->capture_default_str();
-  auto* height =
-      app.add_option("--height", options.height, "Frame height (asked of a camera)")->capture_default_str();
+  const auto positive = cli::explained(CLI::PositiveNumber, "must be positive");
+  auto* width = app.add_option("--width", options.width, "Frame width (asked of a camera)")
+                    ->capture_default_str()
+                    ->check(positive);
+  auto* height = app.add_option("--height", options.height, "Frame height (asked of a camera)")
+                     ->capture_default_str()
+                     ->check(positive);
   auto* fps = app.add_option("--fps", options.fps,
                              "Frames per second, 0 = as fast as possible (default: 30 for the pattern, "
-                             "the file's rate, the camera's own pace)");
+                             "the file's rate, the camera's own pace)")
+                  ->check(cli::explained(CLI::NonNegativeNumber, "must be 0 (as fast as possible) or more"));
   app.add_option("--frames", options.frames, "Stop after N frames (0 = run until stopped)")
       ->capture_default_str();
   app.add_option("--slots", options.slots, "Frame slots in the feed, 2..64")->capture_default_str();
@@ -364,7 +404,7 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--still", options.still,
       "Pattern only: draw the same picture (frame 0 at time 0) in every frame; the stamp still counts");
-  if (auto code = programs::parse(app, argc, argv)) return *code;
+  if (auto code = cli::parse(app, argc, argv)) return *code;
   programs::silenceOpenCvLogs();
   options.fpsGiven = fps->count() > 0;
   options.sizeGiven = width->count() > 0 || height->count() > 0;

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <opencv2/imgproc.hpp>
 
-namespace frameshm::producer {
+namespace frameshm::sources {
 namespace {
 
 constexpr int kScrollPixelsPerFrame = 4;
@@ -71,4 +71,4 @@ void Pattern::draw(cv::Mat& target, std::uint64_t number, std::chrono::nanosecon
   outlinedText(target, clock, {line / 2, h - line / 2}, scale * 1.2, thickness);
 }
 
-}  // namespace frameshm::producer
+}  // namespace frameshm::sources

@@ -7,7 +7,7 @@
 // only on (frame number, elapsed time), so a fixed pair gives the same pixels
 // every run: tests compare such frames across pixel formats.
 //
-//   frameshm::producer::Pattern pattern("cam0", 640, 480, CV_8UC3);
+//   frameshm::sources::Pattern pattern("cam0", 640, 480, CV_8UC3);
 //   cv::Mat image(480, 640, CV_8UC3);
 //   pattern.draw(image, frameNumber, elapsed);
 #pragma once
@@ -17,7 +17,7 @@
 #include <opencv2/core.hpp>
 #include <string>
 
-namespace frameshm::producer {
+namespace frameshm::sources {
 
 class Pattern {
  public:
@@ -34,4 +34,4 @@ class Pattern {
   cv::Mat background_;  // one period of the scrolling gradient, in the target's type
 };
 
-}  // namespace frameshm::producer
+}  // namespace frameshm::sources

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     if (frame->format().pixelFormat == frameshm::PixelFormat::Bgr) {
       cv::cvtColor(frameshm::opencv::view(*frame), gray, cv::COLOR_BGR2GRAY);
     } else {
-      frameshm::opencv::toBgr(*frame, bgr);
+      if (!frameshm::opencv::toBgr(*frame, bgr)) continue;
       cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
     }
     cv::Canny(gray, edges, 60, 160);

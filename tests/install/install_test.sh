@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs frameshm from BUILD_DIR into a temporary prefix, then builds and
 # runs a project outside the tree against it: with find_package(frameshm),
-# and with pkg-config's frameshm.pc. FLAGS: compiler flags the library was
-# built with that its users need too (a sanitizer).
-#   install_test.sh BUILD_DIR [FLAGS]
+# and with pkg-config's frameshm.pc; with COMPONENTS "opencv" (the build had
+# OpenCV), also with find_package(frameshm COMPONENTS opencv). FLAGS: compiler
+# flags the library was built with that its users need too (a sanitizer).
+#   install_test.sh BUILD_DIR [FLAGS] [COMPONENTS]
 set -euo pipefail
 build=$1
 flags=${2:-}
-source_dir=$(cd "$(dirname "$0")" && pwd)/consumer_project
+components=${3:-}
+here=$(cd "$(dirname "$0")" && pwd)
+source_dir=$here/consumer_project
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -32,4 +35,24 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
 c++ $flags -o "$work/uses_frameshm_pc" "$source_dir/main.cpp" $(pkg-config --cflags --libs frameshm)
 test "$("$work/uses_frameshm_pc")" = ok
-echo "install: find_package and pkg-config both work"
+
+if [ "$components" = opencv ]; then
+  test -f "$work/prefix/include/frameshm/opencv.hpp"
+  test -f "$work/prefix/lib/cmake/frameshm/frameshm-opencv.cmake"
+  cmake -S "$here/opencv_project" -B "$work/cmake-opencv" -DCMAKE_PREFIX_PATH="$work/prefix" \
+    -DCMAKE_CXX_FLAGS="$flags" >/dev/null
+  cmake --build "$work/cmake-opencv" >/dev/null
+  test "$("$work/cmake-opencv/uses_frameshm_opencv")" = ok
+fi
+# A component the package does not have is an error of find_package, not a silent success.
+mkdir -p "$work/missing"
+cat >"$work/missing/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.25)
+project(asks_for_a_missing_component LANGUAGES CXX)
+find_package(frameshm 0.1 REQUIRED COMPONENTS nosuchcomponent)
+CMAKE
+if cmake -S "$work/missing" -B "$work/cmake-missing" -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null 2>&1; then
+  echo "find_package(frameshm COMPONENTS nosuchcomponent) succeeded" >&2
+  exit 1
+fi
+echo "install: find_package${components:+ (with $components)} and pkg-config work"

@@ -30,7 +30,7 @@ std::vector<std::string> expand(std::vector<std::string> argv, const std::string
 }  // namespace
 
 TEST_CASE("bad input to either program exits 2 with one clear line and leaves no segment") {
-  const std::string P = programs::producer(), C = programs::consumer();
+  const std::string P = launch::producer(), C = launch::consumer();
   const std::vector<BadCase> cases = {
       {"unknown producer flag", {P, "--feed", "{feed}", "--bogus"}, "--bogus"},
       {"non-numeric width", {P, "--feed", "{feed}", "--width", "wide"}, "--width"},
@@ -56,7 +56,7 @@ TEST_CASE("bad input to either program exits 2 with one clear line and leaves no
        {C, "--feed", "{feed}", "--timeout", "0.3"},
        "did not appear within"},
       {"consumer invalid feed name", {C, "--feed", "bad name{feed}"}, "feed name"},
-      {"unknown process", {C, "--feed", "{feed}", "--process", "sharpen"}, "--process 'sharpen'"},
+      {"unknown process", {C, "--feed", "{feed}", "--process", "sharpen"}, "--process: 'sharpen' is not one of"},
       {"snapshot not png", {C, "--feed", "{feed}", "--snapshot", "{dir}/x.jpg"}, ".png"},
       {"display without X",
        {"env", "-u", "DISPLAY", "-u", "WAYLAND_DISPLAY", C, "--feed", "{feed}", "--display"},
@@ -68,11 +68,11 @@ TEST_CASE("bad input to either program exits 2 with one clear line and leaves no
     const auto feed = frameshm::test::uniqueFeed("bad");
     frameshm::test::FeedGuard guard(feed);
     INFO(bad.what);
-    auto run = programs::start(dir, "run", expand(bad.argv, feed, dir.path()));
+    auto run = launch::start(dir, "run", expand(bad.argv, feed, dir.path()));
     CHECK(run.child.wait(30s) == 2);
     const std::string err = run.err();
     INFO(err);
-    CHECK(programs::lineCount(err) == 1);
+    CHECK(launch::lineCount(err) == 1);
     CHECK(err.find(bad.message) != std::string::npos);
     CHECK_FALSE(frameshm::test::segmentExists(feed));
   }
@@ -82,17 +82,17 @@ TEST_CASE("a second producer of a live feed is refused with exit 2 unless --repl
   const auto feed = frameshm::test::uniqueFeed("twice");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto first = programs::start(dir, "first", {programs::producer(), "--feed", feed});
-  REQUIRE(programs::waitForFrames(feed, 20s));
+  auto first = launch::start(dir, "first", {launch::producer(), "--feed", feed});
+  REQUIRE(launch::waitForFrames(feed, 20s));
 
-  auto refused = programs::start(dir, "refused", {programs::producer(), "--feed", feed});
+  auto refused = launch::start(dir, "refused", {launch::producer(), "--feed", feed});
   CHECK(refused.child.wait(20s) == 2);
-  CHECK(programs::lineCount(refused.err()) == 1);
+  CHECK(launch::lineCount(refused.err()) == 1);
   CHECK(refused.err().find("is already produced by pid " + std::to_string(first.child.pid())) !=
         std::string::npos);
   CHECK(first.child.running());  // the refusal did not disturb the live feed
 
-  auto replacing = programs::start(dir, "replacing", {programs::producer(), "--feed", feed, "--replace"});
+  auto replacing = launch::start(dir, "replacing", {launch::producer(), "--feed", feed, "--replace"});
   INFO(first.err());
   CHECK(first.child.wait(20s) == 1);  // taken over: it ends with a runtime failure
   CHECK(first.err().find("frameshm-producer: ") != std::string::npos);

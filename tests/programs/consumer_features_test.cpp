@@ -16,16 +16,16 @@ TEST_CASE(
   const auto feed = frameshm::test::uniqueFeed("record");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--format", "I420", "--width", "320",
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--format", "I420", "--width", "320",
                                    "--height", "240", "--fps", "60"});
   const std::string video = dir.file("edges.avi"), still = dir.file("edges.png");
-  auto recorder = programs::start(dir, "recorder",
-                                  {programs::consumer(), "--feed", feed, "--process", "edges", "--record",
+  auto recorder = launch::start(dir, "recorder",
+                                  {launch::consumer(), "--feed", feed, "--process", "edges", "--record",
                                    video, "--frames", "30", "--timeout", "20"});
-  auto snapper = programs::start(
+  auto snapper = launch::start(
       dir, "snapper",
-      {programs::consumer(), "--feed", feed, "--process", "gray", "--snapshot", still, "--timeout", "20"});
+      {launch::consumer(), "--feed", feed, "--process", "gray", "--snapshot", still, "--timeout", "20"});
   INFO(recorder.err());
   REQUIRE(recorder.child.wait(60s) == 0);
   REQUIRE(snapper.child.wait(60s) == 0);
@@ -57,19 +57,19 @@ TEST_CASE("a slow consumer (--slow-ms) drops frames but never accepts a bad one"
   const auto feed = frameshm::test::uniqueFeed("slow");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(
+  auto producer = launch::start(
       dir, "producer",
-      {programs::producer(), "--feed", feed, "--fps", "200", "--width", "320", "--height", "240"});
-  auto slow = programs::start(dir, "slow",
-                              {programs::consumer(), "--feed", feed, "--verify", "--slow-ms", "50",
+      {launch::producer(), "--feed", feed, "--fps", "200", "--width", "320", "--height", "240"});
+  auto slow = launch::start(dir, "slow",
+                              {launch::consumer(), "--feed", feed, "--verify", "--slow-ms", "50",
                                "--frames", "20", "--stats-json", "--timeout", "20"});
   INFO(slow.err());
   REQUIRE(slow.child.wait(60s) == 0);
   const std::string json = slow.out();
   INFO(json);
-  CHECK(programs::jsonNumber(json, "frames") == 20);
-  CHECK(programs::jsonNumber(json, "dropped") > 20);  // 200 fps against at most 20 reads a second
-  CHECK(programs::jsonNumber(json, "verify_failures") == 0);
+  CHECK(launch::jsonNumber(json, "frames") == 20);
+  CHECK(launch::jsonNumber(json, "dropped") > 20);  // 200 fps against at most 20 reads a second
+  CHECK(launch::jsonNumber(json, "verify_failures") == 0);
   producer.child.kill(SIGINT);
   CHECK(producer.child.wait(20s) == 0);
 }
@@ -79,16 +79,16 @@ TEST_CASE("the consumer's --verify fails frames that carry no stamp and exits 1"
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
   // A GStreamer test source: real frames, but not the stamped pattern.
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--source",
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--source",
                                    "gst:videotestsrc ! video/x-raw,width=160,height=120,framerate=60/1 ! "
                                    "videoconvert ! video/x-raw,format=BGR ! appsink"});
-  auto checker = programs::start(dir, "checker",
-                                 {programs::consumer(), "--feed", feed, "--verify", "--frames", "10",
+  auto checker = launch::start(dir, "checker",
+                                 {launch::consumer(), "--feed", feed, "--verify", "--frames", "10",
                                   "--stats-json", "--timeout", "20"});
   INFO(checker.err());
   CHECK(checker.child.wait(60s) == 1);
-  CHECK(programs::jsonNumber(checker.out(), "verify_failures") == 10);
+  CHECK(launch::jsonNumber(checker.out(), "verify_failures") == 10);
   CHECK(checker.err().find("no stamp") != std::string::npos);
   producer.child.kill(SIGTERM);
   CHECK(producer.child.wait(20s) == 0);
@@ -98,12 +98,12 @@ TEST_CASE("a GStreamer pipeline source is published until its end of stream, dec
   const auto feed = frameshm::test::uniqueFeed("gst");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto consumer = programs::start(
+  auto consumer = launch::start(
       dir, "consumer",
-      {programs::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"});
+      {launch::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"});
   auto producer =
-      programs::start(dir, "producer",
-                      {programs::producer(), "--feed", feed, "--format", "YUY2", "--source",
+      launch::start(dir, "producer",
+                      {launch::producer(), "--feed", feed, "--format", "YUY2", "--source",
                        "gst:videotestsrc num-buffers=45 ! video/x-raw,width=200,height=150,framerate=30/1 "
                        "! videoconvert ! video/x-raw,format=BGR ! appsink"});
   INFO(producer.err());
@@ -112,7 +112,7 @@ TEST_CASE("a GStreamer pipeline source is published until its end of stream, dec
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(30s) == 0);
   CHECK(consumer.out().find("\"formats_seen\":[\"YUY2 200x150\"]") != std::string::npos);
-  CHECK(programs::jsonNumber(consumer.out(), "frames") > 0);
+  CHECK(launch::jsonNumber(consumer.out(), "frames") > 0);
 }
 
 TEST_CASE("on a terminal both programs keep a live status line") {
@@ -121,12 +121,12 @@ TEST_CASE("on a terminal both programs keep a live status line") {
   frameshm::test::TempDir dir;
   // script(1) gives each program a pseudo-terminal; its transcript is the terminal output.
   auto producer =
-      programs::start(dir, "producer",
-                      {"script", "-qfec", programs::producer() + " --feed " + feed + " --frames 90 --fps 60",
+      launch::start(dir, "producer",
+                      {"script", "-qfec", launch::producer() + " --feed " + feed + " --frames 90 --fps 60",
                        dir.file("producer.tty")});
-  auto consumer = programs::start(
+  auto consumer = launch::start(
       dir, "consumer",
-      {"script", "-qfec", programs::consumer() + " --feed " + feed + " --frames 60 --timeout 20",
+      {"script", "-qfec", launch::consumer() + " --feed " + feed + " --frames 60 --timeout 20",
        dir.file("consumer.tty")});
   REQUIRE(consumer.child.wait(60s) == 0);
   REQUIRE(producer.child.wait(60s) == 0);

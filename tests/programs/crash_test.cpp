@@ -16,28 +16,28 @@ TEST_CASE("a running consumer reports a killed producer and follows its replacem
   const auto feed = frameshm::test::uniqueFeed("pkill");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto consumer = programs::start(dir, "consumer",
-                                  {programs::consumer(), "--feed", feed, "--verify", "--frames", "120",
+  auto consumer = launch::start(dir, "consumer",
+                                  {launch::consumer(), "--feed", feed, "--verify", "--frames", "120",
                                    "--stats-json", "--timeout", "30"});
-  auto first = programs::start(dir, "first", {programs::producer(), "--feed", feed, "--fps", "100"});
-  REQUIRE(programs::waitForReaders(feed, 1, 20s));
-  REQUIRE(programs::waitForFrames(feed, 20s));
+  auto first = launch::start(dir, "first", {launch::producer(), "--feed", feed, "--fps", "100"});
+  REQUIRE(launch::waitForReaders(feed, 1, 20s));
+  REQUIRE(launch::waitForFrames(feed, 20s));
   std::this_thread::sleep_for(300ms);
   first.child.kill(SIGKILL);
   REQUIRE(first.child.wait(10s) == 128 + SIGKILL);
   CHECK(frameshm::test::segmentExists(feed));  // a crash leaves the segment: the next producer reclaims it
 
-  auto second = programs::start(dir, "second",
-                                {programs::producer(), "--feed", feed, "--fps", "100", "--frames", "2000",
+  auto second = launch::start(dir, "second",
+                                {launch::producer(), "--feed", feed, "--fps", "100", "--frames", "2000",
                                  "--format", "NV12", "--width", "322", "--height", "242"});
   INFO(consumer.err());
   INFO(second.err());
   REQUIRE(consumer.child.wait(60s) == 0);
   const std::string json = consumer.out();
   INFO(json);
-  CHECK(programs::jsonNumber(json, "frames") == 120);
-  CHECK(programs::jsonNumber(json, "verify_failures") == 0);
-  CHECK(programs::jsonNumber(json, "generations") >= 2);
+  CHECK(launch::jsonNumber(json, "frames") == 120);
+  CHECK(launch::jsonNumber(json, "verify_failures") == 0);
+  CHECK(launch::jsonNumber(json, "generations") >= 2);
   CHECK(json.find("\"format\":\"NV12\",\"width\":322,\"height\":242") != std::string::npos);
   CHECK(consumer.err().find("died; waiting up to 30 s for a new producer") != std::string::npos);
   second.child.kill(SIGTERM);
@@ -49,10 +49,10 @@ TEST_CASE("a consumer killed with SIGKILL does not stop the producer and its rea
   const auto feed = frameshm::test::uniqueFeed("ckill");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--fps", "100", "--frames", "400"});
-  auto victim = programs::start(dir, "victim", {programs::consumer(), "--feed", feed, "--timeout", "20"});
-  REQUIRE(programs::waitForReaders(feed, 1, 20s));
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--fps", "100", "--frames", "400"});
+  auto victim = launch::start(dir, "victim", {launch::consumer(), "--feed", feed, "--timeout", "20"});
+  REQUIRE(launch::waitForReaders(feed, 1, 20s));
   victim.child.kill(SIGKILL);
   REQUIRE(victim.child.wait(10s) == 128 + SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
@@ -67,10 +67,10 @@ TEST_CASE("a consumer killed with SIGKILL does not stop the producer and its rea
   CHECK(readers == 0);
   WARN("reader slot reclaimed " << std::chrono::duration_cast<std::chrono::milliseconds>(reclaimed).count()
                                 << " ms after the kill");
-  auto next = programs::start(dir, "next",
-                              {programs::consumer(), "--feed", feed, "--frames", "20", "--stats-json"});
+  auto next = launch::start(dir, "next",
+                              {launch::consumer(), "--feed", feed, "--frames", "20", "--stats-json"});
   CHECK(next.child.wait(30s) == 0);
-  CHECK(programs::jsonNumber(next.out(), "frames") == 20);
+  CHECK(launch::jsonNumber(next.out(), "frames") == 20);
   INFO(producer.err());
   REQUIRE(producer.child.wait(30s) == 0);  // it never stopped: all its frames went out
   CHECK(producer.err().find("400 frames") != std::string::npos);

@@ -17,7 +17,7 @@ TEST_CASE(
   const auto feed = frameshm::test::uniqueFeed("display");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(dir, "producer", {programs::producer(), "--feed", feed});
+  auto producer = launch::start(dir, "producer", {launch::producer(), "--feed", feed});
   const std::string shot = dir.file("screen.png"), tree = dir.file("windows.txt");
   // The script waits for the window to exist (by its title), lets it draw,
   // takes the screenshot, then stops the viewer; its exit code is the viewer's.
@@ -29,9 +29,9 @@ TEST_CASE(
       "import -window root \"$2\"\n"
       "kill -INT $viewer\n"
       "wait $viewer\n";
-  auto viewer = programs::start(dir, "viewer",
+  auto viewer = launch::start(dir, "viewer",
                                 {"xvfb-run", "-a", "-s", "-screen 0 800x600x24", "sh", "-c", script,
-                                 programs::consumer(), feed, shot, tree});
+                                 launch::consumer(), feed, shot, tree});
   INFO(viewer.err());
   REQUIRE(viewer.child.wait(90s) == 0);
 

@@ -16,25 +16,25 @@ void runFanout(const std::string& fps, const std::string& size) {
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
   const auto [width, height] = std::pair{size.substr(0, size.find('x')), size.substr(size.find('x') + 1)};
-  auto producer = programs::start(
+  auto producer = launch::start(
       dir, "producer",
-      {programs::producer(), "--feed", feed, "--fps", fps, "--width", width, "--height", height});
-  std::vector<programs::Running> consumers;
+      {launch::producer(), "--feed", feed, "--fps", fps, "--width", width, "--height", height});
+  std::vector<launch::Running> consumers;
   for (const char* name : {"c1", "c2"})
-    consumers.push_back(programs::start(dir, name,
-                                        {programs::consumer(), "--feed", feed, "--verify", "--frames", "300",
+    consumers.push_back(launch::start(dir, name,
+                                        {launch::consumer(), "--feed", feed, "--verify", "--frames", "300",
                                          "--stats-json", "--timeout", "20"}));
   for (auto& consumer : consumers) {
     INFO(consumer.err());
     REQUIRE(consumer.child.wait(120s) == 0);
     const std::string json = consumer.out();
     INFO(json);
-    CHECK(programs::jsonNumber(json, "frames") == 300);
-    CHECK(programs::jsonNumber(json, "verify_failures") == 0);
-    CHECK(programs::jsonNumber(json, "width") == std::stod(width));
+    CHECK(launch::jsonNumber(json, "frames") == 300);
+    CHECK(launch::jsonNumber(json, "verify_failures") == 0);
+    CHECK(launch::jsonNumber(json, "width") == std::stod(width));
     CHECK(json.find("\"format\":\"BGR\"") != std::string::npos);
-    CHECK(programs::jsonNumber(json, "p50") >= 0);
-    CHECK(programs::jsonNumber(json, "max") >= programs::jsonNumber(json, "p99"));
+    CHECK(launch::jsonNumber(json, "p50") >= 0);
+    CHECK(launch::jsonNumber(json, "max") >= launch::jsonNumber(json, "p99"));
   }
   producer.child.kill(SIGINT);
   INFO(producer.err());

@@ -36,14 +36,14 @@ TEST_CASE("a video file source is played once at its size and the consumer recei
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
   const std::string clip = writeClip(dir);
-  auto consumer = programs::start(
+  auto consumer = launch::start(
       dir, "consumer",
-      {programs::consumer(), "--feed", feed, "--stats-json", "--exit-on-end", "--timeout", "20"});
+      {launch::consumer(), "--feed", feed, "--stats-json", "--exit-on-end", "--timeout", "20"});
   const std::string snapshot = dir.file("snap.png");
-  auto viewer = programs::start(
-      dir, "viewer", {programs::consumer(), "--feed", feed, "--snapshot", snapshot, "--timeout", "20"});
+  auto viewer = launch::start(
+      dir, "viewer", {launch::consumer(), "--feed", feed, "--snapshot", snapshot, "--timeout", "20"});
   auto producer =
-      programs::start(dir, "producer", {programs::producer(), "--feed", feed, "--source", "file:" + clip});
+      launch::start(dir, "producer", {launch::producer(), "--feed", feed, "--source", "file:" + clip});
   INFO(producer.err());
   REQUIRE(producer.child.wait(60s) == 0);
   CHECK(producer.err().find("reached the end of the file: 40 frames") != std::string::npos);
@@ -54,11 +54,11 @@ TEST_CASE("a video file source is played once at its size and the consumer recei
   REQUIRE(consumer.child.wait(30s) == 0);
   const std::string json = consumer.out();
   INFO(json);
-  CHECK(programs::jsonNumber(json, "width") == 160);
-  CHECK(programs::jsonNumber(json, "height") == 120);
-  CHECK(programs::jsonNumber(json, "frames") > 0);
-  CHECK(programs::jsonNumber(json, "frames") <= kFileFrames);
-  CHECK(programs::jsonNumber(json, "feed_ends") == 1);
+  CHECK(launch::jsonNumber(json, "width") == 160);
+  CHECK(launch::jsonNumber(json, "height") == 120);
+  CHECK(launch::jsonNumber(json, "frames") > 0);
+  CHECK(launch::jsonNumber(json, "frames") <= kFileFrames);
+  CHECK(launch::jsonNumber(json, "feed_ends") == 1);
 
   REQUIRE(viewer.child.wait(30s) == 0);
   const cv::Mat image = cv::imread(snapshot);
@@ -73,17 +73,17 @@ TEST_CASE("with --loop a file source plays again, converted to another format an
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
   const std::string clip = writeClip(dir);
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--source", "file:" + clip, "--loop",
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--source", "file:" + clip, "--loop",
                                    "--fps", "100", "--format", "NV12", "--width", "96", "--height", "64"});
-  auto consumer = programs::start(
+  auto consumer = launch::start(
       dir, "consumer",
-      {programs::consumer(), "--feed", feed, "--stats-json", "--frames", "100", "--timeout", "20"});
+      {launch::consumer(), "--feed", feed, "--stats-json", "--frames", "100", "--timeout", "20"});
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(60s) == 0);
   const std::string json = consumer.out();
   INFO(json);
-  CHECK(programs::jsonNumber(json, "frames") == 100);  // more than the file holds
+  CHECK(launch::jsonNumber(json, "frames") == 100);  // more than the file holds
   CHECK(json.find("\"formats_seen\":[\"NV12 96x64\"]") != std::string::npos);
   producer.child.kill(SIGINT);
   CHECK(producer.child.wait(20s) == 0);

@@ -17,12 +17,12 @@ namespace {
 // Snapshot of the still pattern in `format`, read back as BGR.
 cv::Mat snapshot(const frameshm::test::TempDir& dir, const std::string& feed, const std::string& format,
                  const std::string& width, const std::string& height) {
-  auto producer = programs::start(dir, "p-" + format,
-                                  {programs::producer(), "--feed", feed, "--format", format, "--width", width,
+  auto producer = launch::start(dir, "p-" + format,
+                                  {launch::producer(), "--feed", feed, "--format", format, "--width", width,
                                    "--height", height, "--still"});
   const std::string path = dir.file(format + ".png");
-  auto consumer = programs::start(
-      dir, "c-" + format, {programs::consumer(), "--feed", feed, "--snapshot", path, "--timeout", "20"});
+  auto consumer = launch::start(
+      dir, "c-" + format, {launch::consumer(), "--feed", feed, "--snapshot", path, "--timeout", "20"});
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(60s) == 0);
   producer.child.kill(SIGTERM);

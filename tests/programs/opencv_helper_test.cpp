@@ -63,7 +63,7 @@ TEST_CASE("every pixel format converts from BGR and back close to the original, 
     std::vector<std::byte> frame(format.frameSize, std::byte{0x5a});
     cv::Mat scratch, back;
     REQUIRE(opencv::fromBgr(original, format, frame, scratch));
-    opencv::toBgr(format, frame, back);
+    REQUIRE(opencv::toBgr(format, frame, back));
     REQUIRE(back.size() == original.size());
     REQUIRE(back.type() == CV_8UC3);
     const bool lossless = pf == PixelFormat::Rgb || pf == PixelFormat::Bgr || pf == PixelFormat::Rgba ||
@@ -128,4 +128,22 @@ TEST_CASE("fromBgr refuses an image of the wrong size or type and writes nothing
   CHECK_FALSE(opencv::fromBgr(cv::Mat(16, 16, CV_8UC3, cv::Scalar::all(0)), *format,
                               std::span(frame).first(10), scratch));
   CHECK(frame[0] == std::byte{7});
+}
+
+TEST_CASE(
+    "toBgr refuses a buffer smaller than its format's frame, or a broken format, and leaves the image "
+    "alone") {
+  auto format = makeFormat(PixelFormat::I420, 16, 16);
+  REQUIRE(format);
+  std::vector<std::byte> frame(format->frameSize, std::byte{7});
+  cv::Mat out(4, 4, CV_8UC3, cv::Scalar::all(9));
+  CHECK_FALSE(opencv::toBgr(*format, std::span<const std::byte>(frame).first(format->frameSize - 1), out));
+  CHECK_FALSE(opencv::toBgr(*format, {}, out));
+  FrameFormat broken = *format;
+  broken.planes[2].offset = broken.frameSize;  // the last plane starts past the end of the frame
+  CHECK_FALSE(opencv::toBgr(broken, frame, out));
+  CHECK(out.size() == cv::Size(4, 4));
+  CHECK(out.at<cv::Vec3b>(0, 0) == cv::Vec3b(9, 9, 9));
+  CHECK(opencv::toBgr(*format, frame, out));
+  CHECK(out.size() == cv::Size(16, 16));
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "programs_support.hpp"
 
-#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "frameshm/feeds.hpp"
 
-namespace programs {
+namespace launch {
 
 Running start(const frameshm::test::TempDir& dir, const std::string& name,
               const std::vector<std::string>& argv, const std::vector<std::string>& env) {
@@ -15,10 +15,14 @@ Running start(const frameshm::test::TempDir& dir, const std::string& name,
 }
 
 double jsonNumber(const std::string& json, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\":";
-  const auto at = json.find(needle);
-  if (at == std::string::npos) return -1;
-  return std::strtod(json.c_str() + at + needle.size(), nullptr);
+  const auto doc = nlohmann::json::parse(json, nullptr, false);
+  if (!doc.is_object()) return -1;
+  const std::string name(key);
+  if (doc.contains(name)) return doc[name].is_number() ? doc[name].get<double>() : -1;
+  for (const auto& [member, value] : doc.items())
+    if (value.is_object() && value.contains(name) && value[name].is_number())
+      return value[name].get<double>();
+  return -1;
 }
 
 namespace {
@@ -56,4 +60,4 @@ std::size_t lineCount(const std::string& text) {
   return lines;
 }
 
-}  // namespace programs
+}  // namespace launch

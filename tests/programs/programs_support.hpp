@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// programs_support.hpp — running frameshm-producer and frameshm-consumer from tests.
+// programs_support.hpp — launching frameshm-producer and frameshm-consumer from tests.
 //
 // Each program runs as a real child process with its stdout and stderr in
 // files of a TempDir; the helpers read the consumer's --stats-json line and
 // wait for a feed to have readers, so tests synchronise on facts, not sleeps.
+// (Namespace `launch`, not to be confused with the programs' own
+// frameshm::programs support.)
 //
 //   frameshm::test::TempDir dir;
-//   auto consumer = programs::start(dir, "c1", {programs::consumer(), "--feed", feed, "--stats-json"});
+//   auto consumer = launch::start(dir, "c1", {launch::consumer(), "--feed", feed, "--stats-json"});
 //   REQUIRE(consumer.child.wait(std::chrono::seconds(60)) == 0);
-//   CHECK(programs::jsonNumber(consumer.out(), "verify_failures") == 0);
+//   CHECK(launch::jsonNumber(consumer.out(), "verify_failures") == 0);
 #pragma once
 
 #include <chrono>
@@ -18,7 +20,7 @@
 
 #include "test_support.hpp"
 
-namespace programs {
+namespace launch {
 
 inline std::string producer() {
   return FRAMESHM_PRODUCER;
@@ -40,7 +42,9 @@ struct Running {
 Running start(const frameshm::test::TempDir& dir, const std::string& name,
               const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 
-// The number after "key": in a one-line JSON object, or -1 if it is missing.
+// The number under `key` in the one-line JSON object `json`, at its top level
+// or in one of its member objects ("p50" in "latency_us"); -1 if `json` is
+// not JSON or has no such number.
 double jsonNumber(const std::string& json, std::string_view key);
 
 // Waits until `feed` has at least `readers` live readers. False at the timeout.
@@ -52,4 +56,4 @@ bool waitForFrames(const std::string& feed, std::chrono::milliseconds timeout);
 // Lines in `text` (each ending in '\n', or a last unterminated one).
 std::size_t lineCount(const std::string& text);
 
-}  // namespace programs
+}  // namespace launch

@@ -11,25 +11,25 @@ TEST_CASE("a consumer started first follows the feed across a restart with anoth
   const auto feed = frameshm::test::uniqueFeed("restart");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto consumer = programs::start(dir, "consumer",
-                                  {programs::consumer(), "--feed", feed, "--verify", "--frames", "150",
+  auto consumer = launch::start(dir, "consumer",
+                                  {launch::consumer(), "--feed", feed, "--verify", "--frames", "150",
                                    "--stats-json", "--timeout", "30"});
   REQUIRE(consumer.child.running());
-  auto first = programs::start(dir, "first",
-                               {programs::producer(), "--feed", feed, "--frames", "60", "--fps", "100",
+  auto first = launch::start(dir, "first",
+                               {launch::producer(), "--feed", feed, "--frames", "60", "--fps", "100",
                                 "--width", "320", "--height", "240"});
   INFO(first.err());
   REQUIRE(first.child.wait(60s) == 0);
-  auto second = programs::start(dir, "second",
-                                {programs::producer(), "--feed", feed, "--frames", "1000", "--fps", "100",
+  auto second = launch::start(dir, "second",
+                                {launch::producer(), "--feed", feed, "--frames", "1000", "--fps", "100",
                                  "--width", "160", "--height", "120", "--format", "I420"});
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(60s) == 0);
   const std::string json = consumer.out();
   INFO(json);
-  CHECK(programs::jsonNumber(json, "frames") == 150);
-  CHECK(programs::jsonNumber(json, "generations") >= 2);
-  CHECK(programs::jsonNumber(json, "verify_failures") == 0);
+  CHECK(launch::jsonNumber(json, "frames") == 150);
+  CHECK(launch::jsonNumber(json, "generations") >= 2);
+  CHECK(launch::jsonNumber(json, "verify_failures") == 0);
   CHECK(json.find("\"formats_seen\":[\"BGR 320x240\",\"I420 160x120\"]") != std::string::npos);
   CHECK(json.find("\"format\":\"I420\",\"width\":160,\"height\":120") != std::string::npos);
   CHECK(consumer.err().find("has ended; waiting up to 30 s for a new producer") != std::string::npos);
@@ -41,17 +41,17 @@ TEST_CASE("with --exit-on-end the consumer exits 0 when the feed ends") {
   const auto feed = frameshm::test::uniqueFeed("exitonend");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto consumer = programs::start(
+  auto consumer = launch::start(
       dir, "consumer",
-      {programs::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"});
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--frames", "40", "--fps", "50"});
+      {launch::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"});
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--frames", "40", "--fps", "50"});
   REQUIRE(producer.child.wait(60s) == 0);
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(20s) == 0);
-  CHECK(programs::jsonNumber(consumer.out(), "feed_ends") == 1);
-  CHECK(programs::jsonNumber(consumer.out(), "frames") > 0);
-  CHECK(programs::jsonNumber(consumer.out(), "frames") <= 40);
+  CHECK(launch::jsonNumber(consumer.out(), "feed_ends") == 1);
+  CHECK(launch::jsonNumber(consumer.out(), "frames") > 0);
+  CHECK(launch::jsonNumber(consumer.out(), "frames") <= 40);
   CHECK(consumer.err().find("has ended") != std::string::npos);
 }
 
@@ -60,9 +60,9 @@ TEST_CASE(
   const auto feed = frameshm::test::uniqueFeed("noreturn");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto consumer = programs::start(dir, "consumer", {programs::consumer(), "--feed", feed, "--timeout", "10"});
-  auto producer = programs::start(dir, "producer",
-                                  {programs::producer(), "--feed", feed, "--frames", "30", "--fps", "50"});
+  auto consumer = launch::start(dir, "consumer", {launch::consumer(), "--feed", feed, "--timeout", "10"});
+  auto producer = launch::start(dir, "producer",
+                                  {launch::producer(), "--feed", feed, "--frames", "30", "--fps", "50"});
   REQUIRE(producer.child.wait(60s) == 0);
   const auto ended = std::chrono::steady_clock::now();
   INFO(consumer.err());

@@ -14,8 +14,8 @@ TEST_CASE("the minimal producer sample feeds the processing consumer sample") {
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
   const std::string edges = dir.file("edges.png");
-  auto consumer = programs::start(dir, "consumer", {FRAMESHM_SAMPLE_CONSUMER, feed, "60", edges});
-  auto producer = programs::start(dir, "producer", {FRAMESHM_SAMPLE_PRODUCER, feed, "120"});
+  auto consumer = launch::start(dir, "consumer", {FRAMESHM_SAMPLE_CONSUMER, feed, "60", edges});
+  auto producer = launch::start(dir, "producer", {FRAMESHM_SAMPLE_PRODUCER, feed, "120"});
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(60s) == 0);
   CHECK(consumer.out().find("processed 60 frames") != std::string::npos);
@@ -32,12 +32,12 @@ TEST_CASE("the samples report a missing feed and a taken feed with exit 2") {
   const auto feed = frameshm::test::uniqueFeed("samplebad");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto lonely = programs::start(dir, "lonely", {FRAMESHM_SAMPLE_CONSUMER, feed, "10"});
+  auto lonely = launch::start(dir, "lonely", {FRAMESHM_SAMPLE_CONSUMER, feed, "10"});
   CHECK(lonely.child.wait(30s) == 2);
   CHECK(lonely.err().find("did not appear") != std::string::npos);
-  auto producer = programs::start(dir, "producer", {programs::producer(), "--feed", feed});
-  REQUIRE(programs::waitForFrames(feed, 20s));
-  auto second = programs::start(dir, "second", {FRAMESHM_SAMPLE_PRODUCER, feed, "10"});
+  auto producer = launch::start(dir, "producer", {launch::producer(), "--feed", feed});
+  REQUIRE(launch::waitForFrames(feed, 20s));
+  auto second = launch::start(dir, "second", {FRAMESHM_SAMPLE_PRODUCER, feed, "10"});
   CHECK(second.child.wait(30s) == 2);
   CHECK(second.err().find("already produced") != std::string::npos);
   producer.child.kill(SIGTERM);

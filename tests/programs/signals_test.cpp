@@ -16,14 +16,14 @@ TEST_CASE("SIGINT or SIGTERM to the producer ends the feed cleanly for its consu
   const auto feed = frameshm::test::uniqueFeed("signal");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(dir, "producer", {programs::producer(), "--feed", feed, "--fps", "60"});
-  std::vector<programs::Running> consumers;
+  auto producer = launch::start(dir, "producer", {launch::producer(), "--feed", feed, "--fps", "60"});
+  std::vector<launch::Running> consumers;
   for (const char* name : {"c1", "c2"})
-    consumers.push_back(programs::start(
+    consumers.push_back(launch::start(
         dir, name,
-        {programs::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"}));
-  REQUIRE(programs::waitForReaders(feed, 2, 30s));
-  REQUIRE(programs::waitForFrames(feed, 30s));
+        {launch::consumer(), "--feed", feed, "--exit-on-end", "--stats-json", "--timeout", "20"}));
+  REQUIRE(launch::waitForReaders(feed, 2, 30s));
+  REQUIRE(launch::waitForFrames(feed, 30s));
   std::this_thread::sleep_for(300ms);  // let both read a few frames
   producer.child.kill(signal);
   INFO(producer.err());
@@ -34,8 +34,8 @@ TEST_CASE("SIGINT or SIGTERM to the producer ends the feed cleanly for its consu
   for (auto& consumer : consumers) {
     INFO(consumer.err());
     REQUIRE(consumer.child.wait(20s) == 0);
-    CHECK(programs::jsonNumber(consumer.out(), "feed_ends") == 1);
-    CHECK(programs::jsonNumber(consumer.out(), "frames") > 0);
+    CHECK(launch::jsonNumber(consumer.out(), "feed_ends") == 1);
+    CHECK(launch::jsonNumber(consumer.out(), "frames") > 0);
     CHECK(consumer.err().find("feed '" + feed + "' has ended") != std::string::npos);
   }
 }
@@ -44,16 +44,16 @@ TEST_CASE("SIGINT to a consumer stops it with exit 0 and its figures") {
   const auto feed = frameshm::test::uniqueFeed("sigcons");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = programs::start(dir, "producer", {programs::producer(), "--feed", feed, "--fps", "60"});
-  auto consumer = programs::start(dir, "consumer",
-                                  {programs::consumer(), "--feed", feed, "--stats-json", "--timeout", "20"});
-  REQUIRE(programs::waitForReaders(feed, 1, 30s));
+  auto producer = launch::start(dir, "producer", {launch::producer(), "--feed", feed, "--fps", "60"});
+  auto consumer = launch::start(dir, "consumer",
+                                  {launch::consumer(), "--feed", feed, "--stats-json", "--timeout", "20"});
+  REQUIRE(launch::waitForReaders(feed, 1, 30s));
   std::this_thread::sleep_for(500ms);
   consumer.child.kill(SIGINT);
   INFO(consumer.err());
   REQUIRE(consumer.child.wait(20s) == 0);
-  CHECK(programs::jsonNumber(consumer.out(), "frames") > 0);
-  CHECK(programs::jsonNumber(consumer.out(), "feed_ends") == 0);
+  CHECK(launch::jsonNumber(consumer.out(), "frames") > 0);
+  CHECK(launch::jsonNumber(consumer.out(), "feed_ends") == 0);
   producer.child.kill(SIGINT);
   CHECK(producer.child.wait(20s) == 0);
 }

@@ -27,13 +27,15 @@ constexpr std::string_view kShmPrefix = "frameshm.";
 
 }  // namespace
 
-std::string uniqueFeed(std::string_view tag) {
+std::string uniqueFeed(std::string_view tag, std::string_view prefix) {
   static std::atomic<int> counter{0};
-  return "t-" + std::string(tag) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  std::string name(prefix);
+  name.append(tag).append("-").append(std::to_string(getpid())).append("-").append(std::to_string(counter++));
+  return name;
 }
 
 bool segmentExists(std::string_view feed) {
-  struct stat st{};
+  struct stat st {};
   const std::string path = "/dev/shm/" + std::string(kShmPrefix) + std::string(feed);
   return stat(path.c_str(), &st) == 0;
 }
@@ -52,7 +54,9 @@ std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
 }
 
 FeedGuard::~FeedGuard() {
-  const std::string name = "/" + std::string(kShmPrefix) + feed_;
+  // Built by appending: GCC 12's -O3 reports a false -Wrestrict for "/" + std::string(...).
+  std::string name = "/";
+  name.append(kShmPrefix).append(feed_);
   shm_unlink(name.c_str());
 }
 
@@ -64,7 +68,7 @@ Child Child::fork(const std::function<int()>& body) {
     // (SIGTERM, SIGSEGV...) instead of running Catch2's fatal-signal
     // handlers, which are not async-signal-safe.
     for (int signal : {SIGINT, SIGILL, SIGFPE, SIGSEGV, SIGTERM, SIGABRT, SIGBUS}) {
-      struct sigaction fallback{};
+      struct sigaction fallback {};
       fallback.sa_handler = SIG_DFL;
       sigaction(signal, &fallback, nullptr);
     }
@@ -82,10 +86,15 @@ Child Child::fork(const std::function<int()>& body) {
 
 Child Child::spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                    const std::string& stdoutPath, const std::string& stderrPath) {
+  return spawn(argv, SpawnOptions{.env = env, .stdoutPath = stdoutPath, .stderrPath = stderrPath});
+}
+
+Child Child::spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    for (const auto& entry : env) putenv(const_cast<char*>(entry.c_str()));
+    if (options.ownGroup) setpgid(0, 0);
+    for (const auto& entry : options.env) putenv(const_cast<char*>(entry.c_str()));
     auto redirect = [](const std::string& path, int target) {
       if (path.empty()) return;
       const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -94,8 +103,11 @@ Child Child::spawn(const std::vector<std::string>& argv, const std::vector<std::
         close(fd);
       }
     };
-    redirect(stdoutPath, STDOUT_FILENO);
-    redirect(stderrPath, STDERR_FILENO);
+    redirect(options.stdoutPath, STDOUT_FILENO);
+    if (!options.stderrPath.empty() && options.stderrPath == options.stdoutPath)
+      dup2(STDOUT_FILENO, STDERR_FILENO);
+    else
+      redirect(options.stderrPath, STDERR_FILENO);
     std::vector<char*> args;
     for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
@@ -103,11 +115,14 @@ Child Child::spawn(const std::vector<std::string>& argv, const std::vector<std::
     std::perror(args[0]);
     _exit(127);
   }
-  return Child(pid);
+  // Also in the parent, so a kill() right after spawn() already reaches the group.
+  if (pid > 0 && options.ownGroup) setpgid(pid, pid);
+  return Child(pid, options.ownGroup);
 }
 
 Child::Child(Child&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
+      group_(std::exchange(other.group_, false)),
       reaped_(std::exchange(other.reaped_, false)),
       status_(std::exchange(other.status_, 0)) {}
 
@@ -115,13 +130,16 @@ Child& Child::operator=(Child&& other) noexcept {
   if (this != &other) {
     wait(std::chrono::milliseconds(0));
     pid_ = std::exchange(other.pid_, -1);
+    group_ = std::exchange(other.group_, false);
     reaped_ = std::exchange(other.reaped_, false);
     status_ = std::exchange(other.status_, 0);
   }
   return *this;
 }
 
-Child::~Child() { wait(std::chrono::milliseconds(0)); }
+Child::~Child() {
+  wait(std::chrono::milliseconds(0));
+}
 
 bool Child::running() {
   if (pid_ <= 0 || reaped_) return false;
@@ -139,7 +157,7 @@ int Child::wait(std::chrono::milliseconds timeout) {
       break;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
+      kill(SIGKILL);
       waitpid(pid_, &status_, 0);
       reaped_ = true;
       killed = true;
@@ -154,7 +172,14 @@ int Child::wait(std::chrono::milliseconds timeout) {
 }
 
 void Child::kill(int signal) noexcept {
-  if (pid_ > 0 && !reaped_) ::kill(pid_, signal);
+  if (pid_ <= 0 || reaped_) return;
+  if (group_) ::kill(-pid_, signal);
+  ::kill(pid_, signal);
+}
+
+int Child::stop(std::chrono::milliseconds grace) {
+  kill(SIGINT);
+  return wait(grace);
 }
 
 std::string readFile(const std::string& path) {

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// tests/support/test_support.hpp — what every frameshm test needs.
+// tests/support/test_support.hpp — what every frameshm test and the bench need.
 //
 // Unique feed names (tests run in parallel), a guard that removes a feed's
 // segment however the test ends, and child processes that run a lambda or a
-// program and are killed if they outlive their timeout.
+// program and are killed if they outlive their timeout. Free of Catch2: the
+// bench links it too (target frameshm::process_support).
 //
 //   const auto feed = frameshm::test::uniqueFeed("fanout");
 //   frameshm::test::FeedGuard guard(feed);
@@ -19,15 +20,16 @@
 #include <chrono>
 #include <functional>
 #include <optional>
-#include <type_traits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace frameshm::test {
 
-// "t-<tag>-<pid>-<n>": unique within this machine for this run.
-std::string uniqueFeed(std::string_view tag);
+// "<prefix><tag>-<pid>-<n>" ("t-" for tests, "bench-" for the bench): unique
+// within this machine for this run.
+std::string uniqueFeed(std::string_view tag, std::string_view prefix = "t-");
 
 // Whether /dev/shm holds a segment for `feed`.
 bool segmentExists(std::string_view feed);
@@ -47,6 +49,14 @@ class FeedGuard {
   std::string feed_;
 };
 
+// How Child::spawn runs a program.
+struct SpawnOptions {
+  std::vector<std::string> env{};  // "K=V" entries added to the environment
+  std::string stdoutPath{};        // "" keeps stdout
+  std::string stderrPath{};        // "" keeps stderr; the same path as stdoutPath shares the file
+  bool ownGroup = false;           // its own process group: kill() and the timeout reach its children too
+};
+
 // A child process, killed (SIGKILL) and reaped when destroyed if still running.
 class Child {
  public:
@@ -57,6 +67,9 @@ class Child {
   // Runs `argv[0]` with `argv`; `env` entries ("K=V") are added to the environment.
   static Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                      const std::string& stdoutPath = {}, const std::string& stderrPath = {});
+  // Runs `argv[0]` (looked up in PATH) as `options` say. If exec fails, the
+  // child reports why on its stderr and exits 127.
+  static Child spawn(const std::vector<std::string>& argv, const SpawnOptions& options);
 
   Child(Child&& other) noexcept;
   Child& operator=(Child&& other) noexcept;
@@ -68,13 +81,16 @@ class Child {
   // Waits for the child: its exit code, 128 + signal if killed by one, or -1
   // if it was still running at the timeout (it is then killed).
   int wait(std::chrono::milliseconds timeout);
-  // Sends `signal` without waiting.
+  // Sends `signal` (to its process group too, if it has its own) without waiting.
   void kill(int signal) noexcept;
+  // SIGINT, then as wait(grace): SIGKILL if still running after `grace`.
+  int stop(std::chrono::milliseconds grace);
   [[nodiscard]] bool running();
 
  private:
-  explicit Child(pid_t pid) noexcept : pid_(pid) {}
+  explicit Child(pid_t pid, bool group = false) noexcept : pid_(pid), group_(group) {}
   pid_t pid_ = -1;
+  bool group_ = false;
   bool reaped_ = false;
   int status_ = 0;  // waitpid status, once reaped
 };

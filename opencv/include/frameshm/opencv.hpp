@@ -136,27 +136,31 @@ inline void bgrToI420(const cv::Mat& bgr, cv::Mat& i420) {
 
 // Converts a frame of any supported format, laid out as `format` in `data`, to
 // an 8-bit BGR image of the frame's size in `out` (reallocated if needed).
-inline void toBgr(const FrameFormat& format, std::span<const std::byte> data, cv::Mat& out) {
+// Returns false (leaving `out` alone) if `format` is not a valid layout
+// (validateFormat) or `data` is smaller than its frame: nothing is read past
+// the end of `data`.
+[[nodiscard]] inline bool toBgr(const FrameFormat& format, std::span<const std::byte> data, cv::Mat& out) {
+  if (data.size() < format.frameSize || !validateFormat(format)) return false;
   auto* base = const_cast<std::byte*>(data.data());
   const cv::Mat packed = planeView(format, base, 0);
   const int w = static_cast<int>(format.width), h = static_cast<int>(format.height);
   switch (format.pixelFormat) {
     case PixelFormat::Gray8:
       cv::cvtColor(packed, out, cv::COLOR_GRAY2BGR);
-      return;
+      return true;
     case PixelFormat::Rgb:
       cv::cvtColor(packed, out, cv::COLOR_RGB2BGR);
-      return;
+      return true;
     case PixelFormat::Bgr:
       packed.copyTo(out);
-      return;
+      return true;
     case PixelFormat::Rgba:
       cv::cvtColor(packed, out, cv::COLOR_RGBA2BGR);
-      return;
+      return true;
     case PixelFormat::Bgra:
     case PixelFormat::Bgrx:
       cv::cvtColor(packed, out, cv::COLOR_BGRA2BGR);
-      return;
+      return true;
     case PixelFormat::Yuy2:
     case PixelFormat::Uyvy: {
       const int code =
@@ -168,7 +172,7 @@ inline void toBgr(const FrameFormat& format, std::span<const std::byte> data, cv
         cv::cvtColor(packed, full, code);
         full(cv::Rect(0, 0, w, h)).copyTo(out);
       }
-      return;
+      return true;
     }
     case PixelFormat::I420:
     case PixelFormat::Nv12: {
@@ -176,7 +180,7 @@ inline void toBgr(const FrameFormat& format, std::span<const std::byte> data, cv
       const bool evenSize = w % 2 == 0 && h % 2 == 0;
       if (nv12 && evenSize) {
         cv::cvtColorTwoPlane(packed, planeView(format, base, 1), out, cv::COLOR_YUV2BGR_NV12);
-        return;
+        return true;
       }
       const auto& p = format.planes;
       const std::uint64_t lumaBytes = std::uint64_t(w) * h;
@@ -185,7 +189,7 @@ inline void toBgr(const FrameFormat& format, std::span<const std::byte> data, cv
       const int code = nv12 ? cv::COLOR_YUV2BGR_NV12 : cv::COLOR_YUV2BGR_I420;
       if (contiguous) {
         cv::cvtColor(cv::Mat(h * 3 / 2, w, CV_8UC1, base), out, code);
-        return;
+        return true;
       }
       cv::Mat buffer, full;
       detail::packYuv420(format, data.data(), buffer);
@@ -194,14 +198,16 @@ inline void toBgr(const FrameFormat& format, std::span<const std::byte> data, cv
         out = full;
       else
         full(cv::Rect(0, 0, w, h)).copyTo(out);
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 // Converts a received frame to BGR (see above). Check frame.intact() afterwards.
-inline void toBgr(const Frame& frame, cv::Mat& out) {
-  toBgr(frame.format(), frame.data(), out);
+// Returns false only for a frame whose data does not hold its format.
+[[nodiscard]] inline bool toBgr(const Frame& frame, cv::Mat& out) {
+  return toBgr(frame.format(), frame.data(), out);
 }
 
 // Converts the BGR image `bgr` (of the format's size) into a frame laid out as

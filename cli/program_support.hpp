@@ -1,56 +1,42 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // program_support.hpp — what frameshm-producer and frameshm-consumer share.
 //
-// Both programs parse a CLI11 command line with exit code 2 for any mistake,
-// stop cleanly on SIGINT/SIGTERM, and keep one live status line on a terminal.
-// This header holds those pieces so the two mains stay about their job.
+// Both programs parse their command line with frameshm::cli::parse (exit code
+// 2 for any mistake), report bad input as one line, stop cleanly on
+// SIGINT/SIGTERM, and keep one live status line on a terminal. This header
+// holds those pieces so the two mains stay about their job.
 //
-//   CLI::App app{"frameshm-consumer: read a feed"};
+//   CLI::App app{"Reads a feed", "frameshm-consumer"};
 //   ...
-//   if (auto code = frameshm::programs::parse(app, argc, argv)) return *code;
+//   if (auto code = frameshm::cli::parse(app, argc, argv)) return *code;
 //   frameshm::programs::installStopHandlers();
 //   frameshm::programs::StatusLine status;
-//   while (!frameshm::programs::stopRequested()) status.update("30.0 fps");
+//   while (!frameshm::programs::stopRequested()) status.show("30.0 fps");
 #pragma once
 
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <opencv2/core/utils/logger.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 
+#include "cli_parse.hpp"
+
 namespace frameshm::programs {
 
-// Exit codes of the programs: 0 done, 1 failed while running, 2 bad input or setup.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitRuntime = 1;
-inline constexpr int kExitUsage = 2;
+using cli::kExitOk;
+using cli::kExitRuntime;
+using cli::kExitUsage;
 
 // Prints "<program>: <message>" as one line on stderr. Returns kExitUsage.
 inline int usageError(std::string_view program, const std::string& message) {
   std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), message.c_str());
   return kExitUsage;
-}
-
-// Parses the command line. Returns nullopt to go on, or the code to exit with:
-// 0 after --help, 2 after a parse error (printed as one line on stderr).
-[[nodiscard]] inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& help) {
-    return app.exit(help);
-  } catch (const CLI::ParseError& error) {
-    std::fprintf(stderr, "%s: %s (see --help)\n", app.get_name().c_str(), error.what());
-    return kExitUsage;
-  }
-  return std::nullopt;
 }
 
 // Keeps OpenCV's own log lines (backend probing, GStreamer warnings) off
