@@ -8,7 +8,8 @@
 set -euo pipefail
 build=$1
 flags=${2:-}
-source_dir=$(cd "$(dirname "$0")" && pwd)/consumer_project
+here=$(cd "$(dirname "$0")" && pwd)
+source_dir=$here/consumer_project
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -32,4 +33,13 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
 # shellcheck disable=SC2046
 c++ $flags -o "$work/uses_frameshm_pc" "$source_dir/main.cpp" $(pkg-config --cflags --libs frameshm)
 test "$("$work/uses_frameshm_pc")" = ok
-echo "install: find_package and pkg-config both work"
+
+# The C API from a C-only project: CMake's frameshm::c and frameshm-c.pc.
+test -f "$work/prefix/include/frameshm/frameshm.h"
+cmake -S "$here/c_project" -B "$work/c-cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$flags" >/dev/null
+cmake --build "$work/c-cmake" >/dev/null
+test "$("$work/c-cmake/uses_frameshm_c")" = ok
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror $flags -o "$work/uses_frameshm_c_pc" "$here/c_project/main.c" $(pkg-config --cflags --libs frameshm-c)
+test "$("$work/uses_frameshm_c_pc")" = ok
+echo "install: find_package and pkg-config both work, for C++ and for C"
