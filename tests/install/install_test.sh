@@ -42,4 +42,17 @@ test "$("$work/c-cmake/uses_frameshm_c")" = ok
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror $flags -o "$work/uses_frameshm_c_pc" "$here/c_project/main.c" $(pkg-config --cflags --libs frameshm-c)
 test "$("$work/uses_frameshm_c_pc")" = ok
-echo "install: find_package and pkg-config both work, for C++ and for C"
+
+# The Python module, where it was built: importable from the installed site
+# directory (not in a sanitizer build: python3 itself is not instrumented).
+module=$(grep '/frameshm/_frameshm[^/]*\.so$' "$build/install_manifest.txt" || true)
+if [ -n "$module" ] && [ -z "$flags" ]; then
+  python=$(sed -n 's/^FRAMESHM_PYTHON:INTERNAL=//p' "$build/CMakeCache.txt")
+  site=$(dirname "$(dirname "$module")")
+  out=$(cd "$work" && PYTHONPATH="$site" "$python" -c 'import frameshm; print(frameshm.__file__, len(frameshm.pixel_formats()))')
+  case $out in
+    "$site"/frameshm/__init__.py\ 10) ;;
+    *) echo "the installed Python module does not import from $site: $out" >&2; exit 1 ;;
+  esac
+fi
+echo "install: find_package and pkg-config both work, for C++ and for C; the Python module imports"
