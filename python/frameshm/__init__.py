@@ -13,6 +13,11 @@ the producer or each other.
 Errors are frameshm.Error subclasses (NotFound, PermissionDenied, Timeout,
 FeedEnded, ProducerGone, ...) whose message says what is wrong and what to do.
 """
+# numpy before the compiled module: pybind11 finds numpy lazily, and when the
+# program itself had not imported numpy, every frame's first array paid about
+# 0.5 ms for it (measured: 500 us against 5 us per frame at 320x240).
+import numpy  # noqa: F401
+
 from ._frameshm import *  # noqa: F401,F403
 from ._frameshm import (  # noqa: F401
     AbiMismatch, AlreadyProduced, Consumer, Corrupt, Error, FeedEnded, Frame, InvalidArgument, InvalidFeedName,
