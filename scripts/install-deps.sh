@@ -12,7 +12,7 @@ packages=(
   # frameshm-rtsp: gst-rtsp-server, x264enc (plugins-ugly), ffmpeg/ffprobe as independent clients
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
   # Python bindings, their tests and samples, the bench's charts; the Qt sample
-  pybind11-dev python3-dev python3-numpy python3-pytest python3-opencv python3-matplotlib qtbase5-dev
+  pybind11-dev python3-dev python3-numpy zlib1g-dev python3-pytest python3-opencv python3-matplotlib qtbase5-dev
   # tests: a virtual display and screenshots, another user, the fuzzer
   xvfb xauth x11-apps imagemagick util-linux clang-16 libclang-rt-16-dev
 )

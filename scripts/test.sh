@@ -49,15 +49,15 @@ run_ctest "plain tests" plain
 
 step "ASan+UBSan build"
 "$root/scripts/build.sh" asan || failed+=("ASan+UBSan build")
-step "ASan+UBSan: every test but the GStreamer plugin's"
+step "ASan+UBSan: every test but the GStreamer plugin's and the Python module's"
 # Leaks in third-party libraries (GTK, D-Bus, GStreamer's one-time
 # allocations) are suppressed by library name (tests/lsan.supp, named by
 # the preset); leaks in ours never are.
 registry asan asan
 run_ctest "ASan+UBSan tests" asan
-step "ASan+UBSan: the GStreamer plugin's tests"
-# gst-launch-1.0, gst-inspect-1.0 and GStreamer's plugin scanner are not
-# instrumented but load our instrumented plugin: the runtime must come first.
+step "ASan+UBSan: the GStreamer plugin's and the Python module's tests"
+# gst-launch-1.0, gst-inspect-1.0, GStreamer's plugin scanner and python3 are
+# not instrumented but load our instrumented plugin and module: the runtime must come first.
 # Preloaded into them, LeakSanitizer would report every system plugin they
 # load (OpenNI2 drivers...), so this pass checks memory errors, not leaks.
 registry asan asan-plugin

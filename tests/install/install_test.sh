@@ -55,4 +55,26 @@ if cmake -S "$work/missing" -B "$work/cmake-missing" -DCMAKE_PREFIX_PATH="$work/
   echo "find_package(frameshm COMPONENTS nosuchcomponent) succeeded" >&2
   exit 1
 fi
-echo "install: find_package${components:+ (with $components)} and pkg-config work"
+
+# The C API from a C-only project: CMake's frameshm::c and frameshm-c.pc.
+test -f "$work/prefix/include/frameshm/frameshm.h"
+cmake -S "$here/c_project" -B "$work/c-cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_C_FLAGS="$flags" >/dev/null
+cmake --build "$work/c-cmake" >/dev/null
+test "$("$work/c-cmake/uses_frameshm_c")" = ok
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror $flags -o "$work/uses_frameshm_c_pc" "$here/c_project/main.c" $(pkg-config --cflags --libs frameshm-c)
+test "$("$work/uses_frameshm_c_pc")" = ok
+
+# The Python module, where it was built: importable from the installed site
+# directory (not in a sanitizer build: python3 itself is not instrumented).
+module=$(grep '/frameshm/_frameshm[^/]*\.so$' "$build/install_manifest.txt" || true)
+if [ -n "$module" ] && [ -z "$flags" ]; then
+  python=$(sed -n 's/^FRAMESHM_PYTHON:INTERNAL=//p' "$build/CMakeCache.txt")
+  site=$(dirname "$(dirname "$module")")
+  out=$(cd "$work" && PYTHONPATH="$site" "$python" -c 'import frameshm; print(frameshm.__file__, len(frameshm.pixel_formats()))')
+  case $out in
+    "$site"/frameshm/__init__.py\ 10) ;;
+    *) echo "the installed Python module does not import from $site: $out" >&2; exit 1 ;;
+  esac
+fi
+echo "install: find_package${components:+ (with $components)} and pkg-config work, for C++ and for C; the Python module imports"

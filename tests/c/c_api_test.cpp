@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The C API (frameshm/frameshm.h): frames cross between a C program
+// (tests/c/c_feed.c, built as C11 against the header alone) and the C++ API
+// in both directions, and every error path gives its status and a message.
+#include <frameshm/frameshm.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "frameshm/consumer.hpp"
+#include "frameshm/producer.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using frameshm::test::Child;
+using frameshm::test::FeedGuard;
+using frameshm::test::uniqueFeed;
+
+// The same as c_feed.c's pattern_byte.
+unsigned char patternByte(std::uint64_t number, std::size_t offset) {
+  return static_cast<unsigned char>((number * 31u + offset * 7u + (offset >> 8)) & 0xffu);
+}
+
+std::size_t mismatches(std::span<const std::byte> data, std::uint64_t number) {
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < data.size(); ++i) bad += static_cast<unsigned char>(data[i]) != patternByte(number, i);
+  return bad;
+}
+
+}  // namespace
+
+TEST_CASE("frames a C producer publishes reach a C++ consumer byte for byte, in every format") {
+  for (const auto pixelFormat : frameshm::allPixelFormats()) {
+    const std::string name(frameshm::toString(pixelFormat));
+    DYNAMIC_SECTION(name) {
+      const auto feed = uniqueFeed("c-to-cpp");
+      FeedGuard guard(feed);
+      auto producer = Child::spawn({FRAMESHM_C_FEED, "produce", feed, name, "322", "242", "60"});
+      auto consumer = frameshm::Consumer::open({.feed = feed, .openTimeout = std::chrono::seconds(5)});
+      REQUIRE(consumer);
+      CHECK(consumer->format().pixelFormat == pixelFormat);
+      std::uint64_t intact = 0, last = 0;
+      while (last < 60) {
+        auto frame = consumer->waitFrame(std::chrono::seconds(3));
+        if (!frame) {
+          CHECK(frame.error().code == frameshm::ErrorCode::FeedEnded);
+          break;
+        }
+        const auto wrong = mismatches(frame->data(), frame->number());
+        const auto pts = frame->meta().pts;
+        if (frame->intact()) {
+          CHECK(wrong == 0);
+          CHECK(pts == static_cast<std::int64_t>(frame->number()) * 1000);
+          ++intact;
+        }
+        last = frame->number();
+      }
+      CHECK(producer.wait(std::chrono::seconds(10)) == 0);
+      CHECK(intact > 0);
+      CHECK(consumer->stats().framesRead + consumer->stats().framesDropped == last);
+    }
+  }
+}
+
+TEST_CASE("frames a C++ producer publishes reach a C consumer byte for byte") {
+  const auto feed = uniqueFeed("cpp-to-c");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::I420, 640, 480, {60, 1});
+  REQUIRE(format);
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format, .slots = 4});
+  REQUIRE(producer);
+  frameshm::test::TempDir dir;
+  auto consumer = Child::spawn({FRAMESHM_C_FEED, "consume", feed, "100"}, {}, dir.file("out"), dir.file("err"));
+  for (int i = 0; i < 500 && producer->readerCount() == 0; ++i) usleep(10'000);
+  REQUIRE(producer->readerCount() == 1);
+  std::vector<std::byte> frame(format->frameSize);
+  for (std::uint64_t n = 1; n <= 100; ++n) {
+    for (std::size_t i = 0; i < frame.size(); ++i) frame[i] = std::byte{patternByte(n, i)};
+    REQUIRE(producer->write(frame, {.pts = static_cast<std::int64_t>(n) * 1000}));
+    usleep(2'000);
+  }
+  producer->end();
+  CHECK(consumer.wait(std::chrono::seconds(10)) == 0);
+  const auto out = frameshm::test::readFile(dir.file("out"));
+  INFO(out << frameshm::test::readFile(dir.file("err")));
+  CHECK(out.find("bad=0 ") != std::string::npos);
+  CHECK(out.find("frames=0 ") == std::string::npos);
+}
+
+TEST_CASE("C API calls that fail return their status and a message saying what is wrong") {
+  SECTION("a feed that does not exist") {
+    frameshm_consumer_options options;
+    frameshm_consumer_options_init(&options);
+    const auto feed = uniqueFeed("c-missing");
+    options.feed = feed.c_str();
+    frameshm_consumer* consumer = reinterpret_cast<frameshm_consumer*>(1);
+    CHECK(frameshm_consumer_open(&options, &consumer) == FRAMESHM_NOT_FOUND);
+    CHECK(consumer == nullptr);
+    CHECK(std::string(frameshm_last_error()).find(feed) != std::string::npos);
+    CHECK(std::string(frameshm_status_name(FRAMESHM_NOT_FOUND)) == "not-found");
+  }
+  SECTION("a bad feed name, NULL arguments, a bad format") {
+    frameshm_consumer_options options;
+    frameshm_consumer_options_init(&options);
+    options.feed = "bad/name";
+    frameshm_consumer* consumer = nullptr;
+    CHECK(frameshm_consumer_open(&options, &consumer) == FRAMESHM_INVALID_FEED_NAME);
+    CHECK(frameshm_consumer_open(nullptr, &consumer) == FRAMESHM_INVALID_ARGUMENT);
+    CHECK(std::strlen(frameshm_last_error()) > 0);
+    frameshm_format* format = nullptr;
+    CHECK(frameshm_format_create(FRAMESHM_PIXEL_FORMAT_BGR, 0, 480, 30, 1, &format) == FRAMESHM_UNSUPPORTED_FORMAT);
+    CHECK(frameshm_format_create(static_cast<frameshm_pixel_format>(99), 640, 480, 30, 1, &format) ==
+          FRAMESHM_UNSUPPORTED_FORMAT);
+    CHECK(frameshm_format_create(FRAMESHM_PIXEL_FORMAT_BGR, 640, 480, 30, 0, &format) == FRAMESHM_INVALID_ARGUMENT);
+    CHECK(format == nullptr);
+    frameshm_producer_options producerOptions;
+    frameshm_producer_options_init(&producerOptions);
+    frameshm_producer* producer = nullptr;
+    CHECK(frameshm_producer_create(&producerOptions, &producer) == FRAMESHM_INVALID_ARGUMENT);
+  }
+  SECTION("a producer used out of order, and a frame too large") {
+    frameshm_format* format = nullptr;
+    REQUIRE(frameshm_format_create(FRAMESHM_PIXEL_FORMAT_GRAY8, 64, 48, 0, 1, &format) == FRAMESHM_OK);
+    const auto feed = uniqueFeed("c-order");
+    FeedGuard guard(feed);
+    frameshm_producer_options options;
+    frameshm_producer_options_init(&options);
+    options.feed = feed.c_str();
+    options.format = format;
+    frameshm_producer* producer = nullptr;
+    REQUIRE(frameshm_producer_create(&options, &producer) == FRAMESHM_OK);
+    frameshm_format_destroy(format);
+    CHECK(frameshm_producer_publish(producer, nullptr, nullptr) == FRAMESHM_INVALID_STATE);
+    void* data = nullptr;
+    size_t size = 0;
+    REQUIRE(frameshm_producer_acquire(producer, &data, &size) == FRAMESHM_OK);
+    CHECK(size == 64 * 48);
+    CHECK(frameshm_producer_acquire(producer, &data, &size) == FRAMESHM_INVALID_STATE);
+    frameshm_producer_abandon(producer);
+    std::vector<unsigned char> large(64 * 48 + 1);
+    CHECK(frameshm_producer_write(producer, large.data(), large.size(), nullptr, nullptr) ==
+          FRAMESHM_INVALID_ARGUMENT);
+    uint64_t number = 0;
+    CHECK(frameshm_producer_write(producer, large.data(), 64 * 48, nullptr, &number) == FRAMESHM_OK);
+    CHECK(number == 1);
+    frameshm_producer_end(producer);
+    CHECK(frameshm_producer_write(producer, large.data(), 64 * 48, nullptr, nullptr) == FRAMESHM_INVALID_STATE);
+    frameshm_producer_destroy(producer);
+  }
+}
+
+TEST_CASE("a C format describes the same layout as the C++ one, plane by plane") {
+  for (const auto pixelFormat : frameshm::allPixelFormats()) {
+    auto cpp = frameshm::makeFormat(pixelFormat, 641, 359, {25, 1});
+    REQUIRE(cpp);
+    frameshm_format* c = nullptr;
+    REQUIRE(frameshm_format_create(static_cast<frameshm_pixel_format>(pixelFormat), 641, 359, 25, 1, &c) ==
+            FRAMESHM_OK);
+    CHECK(frameshm_pixel_format_from_name(frameshm_pixel_format_name(frameshm_format_pixel_format(c))) ==
+          static_cast<frameshm_pixel_format>(pixelFormat));
+    CHECK(frameshm_format_frame_size(c) == cpp->frameSize);
+    REQUIRE(frameshm_format_plane_count(c) == cpp->planeCount);
+    for (std::uint32_t p = 0; p < cpp->planeCount; ++p) {
+      CHECK(frameshm_format_plane_stride(c, p) == cpp->planes[p].stride);
+      CHECK(frameshm_format_plane_offset(c, p) == cpp->planes[p].offset);
+      CHECK(frameshm_format_plane_height(c, p) == cpp->planeHeight(p));
+    }
+    CHECK(frameshm_format_plane_stride(c, cpp->planeCount) == 0);
+    frameshm_format_destroy(c);
+  }
+  CHECK(frameshm_pixel_format_from_name("nv12") == FRAMESHM_PIXEL_FORMAT_NV12);
+  CHECK(frameshm_pixel_format_from_name("P010") == FRAMESHM_PIXEL_FORMAT_UNKNOWN);
+  CHECK(frameshm_pixel_format_name(FRAMESHM_PIXEL_FORMAT_UNKNOWN) == nullptr);
+}
