@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/consumer.hpp"
 
-#include <semaphore.h>
-#include <sys/random.h>
-#include <time.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -13,41 +15,25 @@
 
 #include "atomics.hpp"
 #include "frameshm/clock.hpp"
-#include "frameshm/layout.hpp"
-#include "frameshm/segment.hpp"
+#include "handshake.hpp"
+#include "layout.hpp"
+#include "memory.hpp"
 #include "rate_meter.hpp"
 #include "text.hpp"
 
 namespace frameshm {
 namespace detail {
 
-using layout::FeedState;
-
 namespace {
 
-// A blocked reader looks at its producer's lock at least this often, so a
-// dead producer is reported within about this long.
-constexpr std::int64_t kLivenessIntervalNs = 50'000'000;
 // How often a reader waiting for a feed to appear looks for it.
 constexpr auto kAttachPollInterval = std::chrono::milliseconds(5);
 constexpr int kReadAttempts = 8;
-// An honest producer leaves at most 64 wake-ups pending (producer.cpp); a
-// semaphore count the segment's writer set to 2^31 must not keep us draining.
-constexpr int kMaxDrain = 1024;
-
-
-std::uint64_t randomToken() {
-  std::uint64_t value = 0;
-  while (value == 0) {
-    if (getrandom(&value, sizeof value, 0) != sizeof value)
-      value = static_cast<std::uint64_t>(monotonicNs()) * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(getpid());
-  }
-  return value;
-}
-
-timespec toTimespec(std::int64_t ns) {
-  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
+// How long the producer may take to answer the handshake.
+constexpr std::int64_t kHandshakeTimeoutNs = 2'000'000'000;
+// A blocked reader wakes at least this often even if nobody wakes it (the
+// watcher thread and the producer wake it at once; this is only a backstop).
+constexpr std::int64_t kMaxBlockNs = 1'000'000'000;
 
 std::int64_t toNs(std::chrono::nanoseconds d) { return d.count(); }
 
@@ -57,13 +43,6 @@ std::string seconds(std::chrono::milliseconds ms) {
   return text;
 }
 
-// Takes the wake-ups that piled up while we were not waiting: every one of
-// them only says "look again", and we are about to.
-void drainWakes(sem_t* wake) noexcept {
-  for (int i = 0; i < kMaxDrain && sem_trywait(wake) == 0; ++i) {
-  }
-}
-
 }  // namespace
 
 struct Counters {
@@ -71,57 +50,81 @@ struct Counters {
 };
 
 struct Attachment {
-  std::unique_ptr<Segment> segment;
-  Mapping view;   // the whole segment, read-only
-  Mapping table;  // the reader table, read-write
+  Fd connection;  // to the producer: its hangup is the producer's death
+  ReaderMemory memory;
+  ControlMemory control;
+  Backend backend = Backend::Memfd;
   layout::CheckedHeader checked;
   const layout::SegmentHeader* header = nullptr;
   const layout::SlotHeader* slots = nullptr;
   const std::byte* payload = nullptr;
-  layout::ReaderSlot* self = nullptr;
-  std::uint32_t readerIndex = 0;
+  layout::ReaderControl* self = nullptr;
   std::shared_ptr<Counters> counters;
-  // Set once the segment was found shorter than its header says: from then
-  // on nothing in it is touched, since pages past the end raise SIGBUS.
+  std::string feed;
+  std::atomic<bool> hungUp{false};
+  Fd stopWatcher;
+  std::thread watcher;
+  // POSIX only: set once the file was found shorter than its header says
+  // (another process of the producer's user truncated it): from then on
+  // nothing in it is touched, since pages past the end raise SIGBUS.
   mutable bool truncated = false;
 
   Attachment() = default;
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
   ~Attachment() {
-    if (!self) return;
-    if (usable()) {
-      storeRelease(self->pinnedMask, std::uint64_t{0});
-      storeRelease(self->token, std::uint64_t{0});
+    if (watcher.joinable()) {
+      const std::uint64_t one = 1;
+      (void)!::write(stopWatcher.get(), &one, sizeof one);
+      watcher.join();
     }
-    segment->unlock(layout::readerLockByte(readerIndex));
   }
 
-  // Whether the whole segment is still there. Another process with write
-  // access can shrink it at any time; this is asked of the kernel before
-  // each access that depends on it.
+  // Blocks in poll() on the connection; on hangup marks the producer gone and
+  // wakes every reader blocked on the word (waking needs no write access).
+  void watch() noexcept {
+    for (;;) {
+      pollfd fds[2] = {{connection.get(), POLLIN, 0}, {stopWatcher.get(), POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[1].revents) return;
+      if (fds[0].revents & POLLIN) {
+        std::byte ignored[256];  // the producer has nothing to say after the handshake
+        const ssize_t n = recv(connection.get(), ignored, sizeof ignored, MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) continue;
+      }
+      break;
+    }
+    hungUp.store(true, std::memory_order_seq_cst);
+    futexWakeAll(&header->wakeWord);
+  }
+
+  // Whether the whole memory is still there. Only a POSIX file can shrink
+  // (sealed memfds and SysV segments cannot), so only it is asked about.
   bool usable() const noexcept {
     if (truncated) return false;
-    auto size = segment->currentSize();
-    truncated = !size || *size < checked.geometry.segmentSize;
+    if (backend != Backend::Posix) return true;
+    struct stat st{};
+    truncated = fstat(memory.fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < checked.geometry.segmentSize;
     return !truncated;
   }
 
   Error truncatedError() const {
-    return {ErrorCode::Corrupt, "segment of feed " + quoted(segment->feed()) +
-                                    " was truncated while mapped (by its producer or another process)"};
+    return {ErrorCode::Corrupt, "the frame memory of feed " + quoted(feed) +
+                                    " was truncated while mapped (by another process of its producer's user)"};
   }
 
   FeedState state() const noexcept { return static_cast<FeedState>(loadAcquire(header->state)); }
 
   void countTorn() const noexcept {
     const std::uint64_t torn = __atomic_add_fetch(&counters->torn, 1, __ATOMIC_RELAXED);
-    if (usable()) storeRelaxed(self->framesTorn, torn);
+    storeRelaxed(self->framesTorn, torn);
   }
 };
 
 void unpin(Attachment& attachment, std::uint32_t index) noexcept {
-  if (!attachment.usable()) return;
   __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
 }
 
@@ -131,84 +134,98 @@ struct AttachFailure {
   bool retry;
 };
 
-std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const std::string& feed,
+bool trusted(uid_t uid, const ConsumerOptions& options) {
+  return uid == geteuid() || uid == 0 ||
+         std::ranges::find(options.trustedUids, uid) != options.trustedUids.end();
+}
+
+std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const ConsumerOptions& options,
                                                                      const std::shared_ptr<Counters>& counters) {
   auto failWith = [](Error error, bool retry) { return std::unexpected(AttachFailure{std::move(error), retry}); };
-  auto opened = PosixShmSegment::open(feed);
-  if (!opened) return failWith(opened.error(), opened.error().code == ErrorCode::NotFound);
+  const std::string& feed = options.feed;
+  auto connection = connectToFeed(feed, options.socketDir);
+  if (!connection) {
+    struct stat st{};
+    if (connection.error().code == ErrorCode::NotFound && stat(posixShmPath(feed).c_str(), &st) == 0)
+      return failWith({ErrorCode::ProducerGone, "feed " + quoted(feed) + " was left behind by its producer, which died (" +
+                                                    posixShmPath(feed) + " is there, nobody serves the feed)"},
+                      true);
+    return failWith(connection.error(), connection.error().code == ErrorCode::NotFound);
+  }
+  auto cred = peerCredentials(connection->get());
+  if (!cred) return failWith(cred.error(), false);
+  if (!trusted(cred->uid, options))
+    return failWith({ErrorCode::PermissionDenied,
+                     "permission denied for feed " + quoted(feed) + ": it is served by uid " +
+                         std::to_string(cred->uid) + " (pid " + std::to_string(cred->pid) +
+                         "), a user this consumer does not trust (another user may have taken the name; "
+                         "trust it with ConsumerOptions::trustedUids)"},
+                    false);
+  Hello hello;
+  hello.request = static_cast<std::uint16_t>(Request::Read);
+  hello.flags = options.pin ? kHelloPin : 0;
+  hello.pid = static_cast<std::uint32_t>(getpid());
+  if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent)
+    return failWith({ErrorCode::NotFound, "the producer of feed " + quoted(feed) + " hung up"}, true);
+  auto received = receiveWelcome(connection->get(), Request::Read, monotonicNs() + kHandshakeTimeoutNs, feed);
+  if (!received) {
+    const bool gone = received.error().code == ErrorCode::ProducerGone;
+    return failWith(gone ? Error{ErrorCode::NotFound, received.error().message} : received.error(), gone);
+  }
+  const Welcome& welcome = received->welcome;
+  switch (welcome.status) {
+    case Status::Denied:
+      return failWith({ErrorCode::PermissionDenied, "permission denied for feed " + quoted(feed) +
+                                                        ": its producer (uid " + std::to_string(cred->uid) +
+                                                        ") does not let uid " + std::to_string(geteuid()) +
+                                                        " read it (producer options: allowed uids or groups)"},
+                      false);
+    case Status::Full:
+      return failWith({ErrorCode::ReadersFull, "feed " + quoted(feed) +
+                                                   " already has all the readers its producer admits (it can allow more)"},
+                      true);
+    case Status::BadRequest:
+      return failWith({ErrorCode::Corrupt, "the producer of feed " + quoted(feed) + " did not understand us"}, false);
+    case Status::Ok:
+      break;
+  }
   auto attachment = std::make_shared<Attachment>();
-  attachment->segment = std::move(*opened);
-  Segment& segment = *attachment->segment;
-
-  const Error notReady{ErrorCode::NotFound, "feed " + quoted(feed) + " is still being created by its producer"};
-  auto size = segment.currentSize();
-  if (!size) return failWith(size.error(), false);
-  if (*size < sizeof(layout::SegmentHeader)) return failWith(notReady, true);
+  attachment->backend = welcome.backend;
+  Fd memoryFd = welcome.backend == Backend::SysV ? Fd() : std::move(received->fds.front());
+  auto memory = mapFrameMemory(welcome.backend, std::move(memoryFd), welcome.shmid, cred->uid,
+                               sizeof(layout::SegmentHeader), feed);
+  if (!memory) return failWith(memory.error(), false);
+  attachment->memory = std::move(*memory);
 
   // Copy the header out of shared memory, then validate the copy: the
   // producer is another process, and nothing it wrote is trusted unchecked.
   layout::SegmentHeader copy;
-  {
-    auto headerMap = segment.map(0, sizeof(layout::SegmentHeader), Access::ReadOnly);
-    if (!headerMap) return failWith(headerMap.error(), false);
-    const auto* shared = reinterpret_cast<const layout::SegmentHeader*>(headerMap->data());
-    if (loadAcquire(shared->magic) == 0) return failWith(notReady, true);
-    std::memcpy(&copy, shared, sizeof copy);
-  }
-  auto checked = layout::validate(copy, *size, feed);
+  const auto* shared = reinterpret_cast<const layout::SegmentHeader*>(attachment->memory.mapping.data());
+  const std::uint64_t magic = loadAcquire(shared->magic);
+  std::memcpy(&copy, shared, sizeof copy);
+  copy.magic = magic;
+  auto checked = layout::validate(copy, attachment->memory.size, feed);
   if (!checked) return failWith(checked.error(), false);
-  if (copy.state == static_cast<std::uint32_t>(FeedState::Creating)) return failWith(notReady, true);
   if (copy.state != static_cast<std::uint32_t>(FeedState::Live))
     return failWith({ErrorCode::FeedEnded, "feed " + quoted(feed) + " has ended"}, true);
-  auto alive = segment.isLockedByOther(layout::kProducerLockByte);
-  if (!alive) return failWith(alive.error(), false);
-  if (!*alive)
-    return failWith({ErrorCode::ProducerGone, "feed " + quoted(feed) + " was left behind by its producer (pid " +
-                                                  std::to_string(checked->producerPid) + "), which died"},
-                    true);
+  auto control = mapControl(std::move(received->fds.back()), feed);
+  if (!control) return failWith(control.error(), false);
 
-  const layout::Geometry& g = checked->geometry;
-  auto view = segment.map(0, g.segmentSize, Access::ReadOnly);
-  if (!view) return failWith(view.error(), false);
-  auto table = segment.map(g.readerTableOffset, g.readerTableSize, Access::ReadWrite);
-  if (!table) return failWith(table.error(), false);
-  attachment->view = std::move(*view);
-  attachment->table = std::move(*table);
+  attachment->control = std::move(*control);
+  attachment->connection = std::move(*connection);
   attachment->checked = std::move(*checked);
-  const std::byte* base = attachment->view.data();
+  attachment->feed = feed;
+  const std::byte* base = attachment->memory.mapping.data();
+  const layout::Geometry& g = attachment->checked.geometry;
   attachment->header = reinterpret_cast<const layout::SegmentHeader*>(base);
   attachment->slots = reinterpret_cast<const layout::SlotHeader*>(base + g.slotTableOffset);
   attachment->payload = base + g.payloadOffset;
   attachment->counters = counters;
-
-  // Claim a reader slot: its lock byte makes the claim exclusive.
-  const std::uint32_t capacity = attachment->checked.readerCapacity;
-  std::uint32_t index = capacity;
-  for (std::uint32_t r = 0; r < capacity; ++r) {
-    auto got = segment.tryLock(layout::readerLockByte(r));
-    if (!got) return failWith(got.error(), false);
-    if (*got) {
-      index = r;
-      break;
-    }
-  }
-  if (index == capacity)
-    return failWith({ErrorCode::ReadersFull, "feed " + quoted(feed) + " already has " + std::to_string(capacity) +
-                                                 " readers, all its reader slots (its producer can allow more)"},
-                    true);
-  auto* self = reinterpret_cast<layout::ReaderSlot*>(attachment->table.data()) + index;
-  std::uint64_t seen = loadAcquire(self->token);
-  const std::uint64_t token = randomToken();
-  while (!compareExchange(self->token, seen, token)) {
-  }
-  storeRelaxed(self->pinnedMask, std::uint64_t{0});
-  storeRelaxed(self->pid, static_cast<std::uint32_t>(getpid()));
-  storeRelaxed(self->framesRead, std::uint64_t{0});
-  storeRelaxed(self->framesDropped, std::uint64_t{0});
-  storeRelaxed(self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
-  drainWakes(&self->wake);
-  attachment->self = self;
-  attachment->readerIndex = index;
+  attachment->self = reinterpret_cast<layout::ReaderControl*>(attachment->control.mapping.data());
+  storeRelaxed(attachment->self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
+  attachment->stopWatcher = Fd(eventfd(0, EFD_CLOEXEC));
+  if (!attachment->stopWatcher) return failWith(Error{ErrorCode::SystemError, "cannot create an eventfd"}, false);
+  attachment->watcher = std::thread([a = attachment.get()] { a->watch(); });
   return attachment;
 }
 
@@ -222,7 +239,6 @@ struct ConsumerState {
   std::uint64_t lastFrame = 0;  // of the current attachment
   std::int64_t lastPublishNs = 0;
   std::int64_t intervalNs = 0;  // smoothed publish interval, for spinning
-  std::int64_t lastLivenessNs = 0;
   RateMeter rate;
 
   // Waits until `deadlineNs` (CLOCK_MONOTONIC) for the feed to be attachable.
@@ -231,7 +247,7 @@ struct ConsumerState {
   Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited,
                       bool reattaching) {
     for (;;) {
-      auto attached = tryAttach(options.feed, counters);
+      auto attached = tryAttach(options, counters);
       if (attached) {
         current = std::move(*attached);
         ++generations;
@@ -295,8 +311,11 @@ struct ConsumerState {
       const std::uint64_t frameSize = a.checked.format.frameSize;
       const std::uint64_t payloadSize = meta.payloadSize == 0 ? frameSize : meta.payloadSize;
       if (payloadSize > frameSize) {
+        // Impossible from an honest producer: not this frame, but the feed goes on.
         if (options.pin) unpin(a, index);
-        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " has a frame larger than its format");
+        a.countTorn();
+        lastFrame = number;
+        continue;
       }
       meta.payloadSize = payloadSize;
       return accept(index, before, number, publishNs, meta);
@@ -346,9 +365,10 @@ struct ConsumerState {
   };
 
   // After a poll found nothing: has the feed ended, been replaced, or lost its producer?
-  std::optional<FeedChange> checkFeed(bool forceLiveness) {
+  std::optional<FeedChange> checkFeed() {
     Attachment& a = *current;
     if (!a.usable()) return FeedChange{false, a.truncatedError()};
+    // The state first: a producer sets it before it hangs up.
     switch (a.state()) {
       case FeedState::Ended:
         return FeedChange{false, {ErrorCode::FeedEnded, "feed " + quoted(options.feed) + " has ended"}};
@@ -357,14 +377,11 @@ struct ConsumerState {
       default:
         break;
     }
-    const std::int64_t now = monotonicNs();
-    if (!forceLiveness && now - lastLivenessNs < kLivenessIntervalNs / 5) return std::nullopt;
-    lastLivenessNs = now;
-    auto alive = a.segment->isLockedByOther(layout::kProducerLockByte);
-    if (alive && !*alive)
-      return FeedChange{false, {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) +
-                                                             " (pid " + std::to_string(a.checked.producerPid) +
-                                                             ") died"}};
+    if (a.hungUp.load(std::memory_order_seq_cst)) {
+      if (a.state() != FeedState::Live) return checkFeed();
+      return FeedChange{false, {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) + " (pid " +
+                                                             std::to_string(a.checked.producerPid) + ") died"}};
+    }
     return std::nullopt;
   }
 
@@ -374,22 +391,22 @@ struct ConsumerState {
     if (!a.usable()) return true;  // let poll() report it
     const std::uint32_t latest = loadAcquire(a.header->latestSlot);
     if (latest == 0 || latest > a.checked.slotCount) return latest != 0;
-    return loadRelaxed(a.slots[latest - 1].frameNumber) > lastFrame ||
-           a.state() != FeedState::Live;
+    return loadRelaxed(a.slots[latest - 1].frameNumber) > lastFrame || a.state() != FeedState::Live ||
+           a.hungUp.load(std::memory_order_relaxed);
   }
 
-  // Blocks on our semaphore until `untilNs` (CLOCK_MONOTONIC). True if woken.
+  // Blocks on the feed's wake word until `untilNs` (CLOCK_MONOTONIC). True
+  // if woken (or something is new already). Dekker with the producer's
+  // wakeReaders(): we say we wait, then look; it publishes, then looks at us.
   bool block(std::int64_t untilNs) noexcept {
-    if (!current->usable()) return true;  // let poll() report it
-    sem_t* wake = &current->self->wake;
-    const timespec until = toTimespec(untilNs);
-    for (;;) {
-      if (sem_clockwait(wake, CLOCK_MONOTONIC, &until) == 0) {
-        drainWakes(wake);
-        return true;
-      }
-      if (errno != EINTR) return false;
-    }
+    Attachment& a = *current;
+    if (!a.usable()) return true;  // let poll() report it
+    storeSeqCst(a.self->waiting, 1u);
+    const std::uint32_t seen = loadSeqCst(a.header->wakeWord);
+    bool woken = true;
+    if (!somethingNew()) woken = futexWait(&a.header->wakeWord, seen, untilNs);
+    storeRelaxed(a.self->waiting, 0u);
+    return woken;
   }
 
   Result<Frame> next(std::chrono::microseconds timeout, bool blocking) {
@@ -411,7 +428,7 @@ struct ConsumerState {
 
       std::int64_t now = monotonicNs();
       const bool timedOut = now >= deadlineNs;
-      if (auto change = checkFeed(timedOut)) {
+      if (auto change = checkFeed()) {
         // The poll above may have looked before the producer's last frames
         // were published; this one comes after seeing the end, so it sees
         // every frame published before it, and those are still delivered.
@@ -429,10 +446,6 @@ struct ConsumerState {
       if (spinNs > 0 && !spun && intervalNs > 0) {
         // Sleep until just before the next frame is due, then spin through its arrival.
         spun = true;
-        // A post left by a frame that arrived while we spun last time is
-        // stale: it would end the sleep below at once and send us to a plain
-        // blocking wait, skipping the spin. Drain it, then look again.
-        if (current->usable()) drainWakes(&current->self->wake);
         if (somethingNew()) continue;
         const std::int64_t expected = lastPublishNs + intervalNs;
         if (now < expected - spinNs) {
@@ -443,7 +456,7 @@ struct ConsumerState {
         while (!somethingNew() && monotonicNs() < spinUntil) cpuRelax();
         continue;
       }
-      block(std::min(deadlineNs, now + kLivenessIntervalNs));
+      block(std::min(deadlineNs, now + kMaxBlockNs));
     }
   }
 };

@@ -4,14 +4,20 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -32,10 +38,50 @@ std::string uniqueFeed(std::string_view tag) {
   return "t-" + std::string(tag) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
 }
 
+bool feedServed(std::string_view feed, std::string_view socketDir) {
+  std::string dir(socketDir);
+  if (dir.empty() && std::getenv("FRAMESHM_SOCKET_DIR")) dir = std::getenv("FRAMESHM_SOCKET_DIR");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  socklen_t length = 0;
+  if (dir.empty()) {
+    std::string name = "frameshm/";
+    name.append(feed);
+    std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 1));
+    length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  } else {
+    std::string path = dir;
+    path.append("/frameshm.").append(feed).append(".sock");
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    length = sizeof addr;
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool served = connect(fd, reinterpret_cast<const sockaddr*>(&addr), length) == 0;
+  close(fd);
+  return served;
+}
+
 bool segmentExists(std::string_view feed) {
   struct stat st{};
   const std::string path = "/dev/shm/" + std::string(kShmPrefix) + std::string(feed);
-  return stat(path.c_str(), &st) == 0;
+  if (stat(path.c_str(), &st) == 0 || feedServed(feed)) return true;
+  const char* dir = std::getenv("FRAMESHM_SOCKET_DIR");
+  if (!dir || !*dir) return false;
+  std::string socket = dir;
+  socket.append("/frameshm.").append(feed).append(".sock");
+  return lstat(socket.c_str(), &st) == 0;
+}
+
+std::vector<int> sysvSegments() {
+  std::vector<int> ids;
+  shm_info info{};
+  const int highest = shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info));
+  for (int index = 0; index <= highest; ++index) {
+    shmid_ds ds{};
+    const int id = shmctl(index, SHM_STAT, &ds);
+    if (id >= 0 && ds.shm_perm.cuid == geteuid()) ids.push_back(id);
+  }
+  return ids;
 }
 
 std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
@@ -52,7 +98,8 @@ std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
 }
 
 FeedGuard::~FeedGuard() {
-  const std::string name = "/" + std::string(kShmPrefix) + feed_;
+  std::string name = "/";
+  name.append(kShmPrefix).append(feed_);
   shm_unlink(name.c_str());
 }
 

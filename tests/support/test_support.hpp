@@ -29,13 +29,22 @@ namespace frameshm::test {
 // "t-<tag>-<pid>-<n>": unique within this machine for this run.
 std::string uniqueFeed(std::string_view tag);
 
-// Whether /dev/shm holds a segment for `feed`.
+// Whether anything of `feed` is there: a producer answering on its socket,
+// its POSIX file in /dev/shm, or a path socket in FRAMESHM_SOCKET_DIR.
 bool segmentExists(std::string_view feed);
+// Whether a producer answers on the feed's (default) socket.
+bool feedServed(std::string_view feed, std::string_view socketDir = {});
 
-// Segments in /dev/shm whose feed name starts with `prefix`.
+// POSIX files in /dev/shm whose feed name starts with `prefix`.
 std::vector<std::string> segmentsWithPrefix(std::string_view prefix);
 
-// Removes the feed's segment, if any, when destroyed.
+// System V segments of this user alive right now (ipcs -m), by id.
+std::vector<int> sysvSegments();
+
+// Every backend, for tests that run the same way on each.
+inline constexpr const char* kBackends[] = {"memfd", "posix", "sysv"};
+
+// Removes the feed's POSIX file, if any, when destroyed.
 class FeedGuard {
  public:
   explicit FeedGuard(std::string feed) : feed_(std::move(feed)) {}

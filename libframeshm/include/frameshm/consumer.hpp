@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/consumer.hpp — reading frames from a named feed, in place.
 //
-// A Consumer maps a feed read-only, registers in one of its reader slots and
-// waits on that slot's own semaphore, so every consumer is woken by every
-// frame. A Frame is a read-only view straight into the segment: no copy. The
+// A Consumer connects to the feed's socket (feed.hpp: the discovery order),
+// checks that the producer is of a user it trusts (its own, root, or
+// trustedUids), and gets the frame memory, which it maps read-only, and a
+// control memory of its own for its pins and statistics. It blocks on one
+// futex word every reader shares; a thread of the consumer watches the
+// connection, so a producer's death wakes it at once. A Frame is a read-only
+// view straight into the frame memory: no copy. The
 // producer may overwrite an unpinned slot while you read it, so a view that
 // was read in place must be confirmed with `Frame::intact()` afterwards (or
 // use `readInto`, which copies and confirms for you). With `pin`, the slot is
@@ -28,7 +32,12 @@
 #include <span>
 #include <string>
 
+#include <sys/types.h>
+
+#include <vector>
+
 #include "frameshm/error.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/frame_meta.hpp"
 
@@ -43,6 +52,13 @@ struct ConsumerOptions {
   std::chrono::microseconds spin{0};
   // Pin the slot of each Frame while it lives, so the producer writes elsewhere.
   bool pin = false;
+  // Where to look for the feed's socket (feed.hpp): empty means
+  // FRAMESHM_SOCKET_DIR, else the abstract name @frameshm/<feed>.
+  std::string socketDir{};
+  // Producers of these uids are trusted too (always: this user and root). A
+  // feed served by anyone else is refused: an abstract name can be bound by
+  // any user, so this is what stops a squatter.
+  std::vector<uid_t> trustedUids{};
 };
 
 struct ReaderStats {
@@ -116,9 +132,11 @@ struct FrameInfo {
 
 class Consumer {
  public:
-  // Opens the feed, waiting up to openTimeout for it to appear, and takes a
-  // reader slot. Errors: InvalidFeedName, NotFound ("feed 'cam0' does not
-  // exist"), Timeout, PermissionDenied ("permission denied for feed 'cam0'"),
+  // Opens the feed, waiting up to openTimeout for it to appear, and is let in
+  // as a reader. Errors: InvalidFeedName, NotFound ("feed 'cam0' does not
+  // exist"), ProducerGone (only a dead producer's POSIX file is left),
+  // Timeout, PermissionDenied ("permission denied for feed 'cam0'": the
+  // producer does not let this user in, or its uid is not trusted),
   // AbiMismatch, Corrupt, UnsupportedFormat, ReadersFull, SystemError.
   [[nodiscard]] static Result<Consumer> open(ConsumerOptions options);
 
@@ -126,7 +144,7 @@ class Consumer {
   Consumer& operator=(Consumer&& other) noexcept;
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
-  // Gives the reader slot back and unmaps the segment.
+  // Hangs up (the producer forgets this reader and its pins) and unmaps.
   ~Consumer();
 
   // The next frame newer than the last one returned, waiting up to `timeout`.
