@@ -53,7 +53,7 @@
 #include "frameshm/clock.hpp"
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
@@ -385,7 +385,7 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   GST_OBJECT_UNLOCK(self);
   // Fail the state change now rather than at the first caps, if we can tell.
   if (auto info = frameshm::inspectFeed(feed); info && info->valid && info->producerAlive && !replace &&
-                                               info->state == frameshm::layout::FeedState::Live) {
+                                               info->state == frameshm::FeedState::Live) {
     GST_ELEMENT_ERROR(
         self, RESOURCE, BUSY,
         ("Feed '%s' is already produced by pid %u (stop it, or set replace=true to take it over).",

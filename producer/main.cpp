@@ -25,7 +25,7 @@
 #include "frameshm/format.hpp"
 #include "frameshm/opencv.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/stamp.hpp"
 #include "pattern.hpp"
 #include "program_support.hpp"

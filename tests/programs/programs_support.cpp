@@ -15,7 +15,8 @@ Running start(const frameshm::test::TempDir& dir, const std::string& name,
 }
 
 double jsonNumber(const std::string& json, std::string_view key) {
-  const std::string needle = "\"" + std::string(key) + "\":";
+  std::string needle = "\"";  // appended: GCC 12 sees a false -Wrestrict in "\"" + string
+  needle.append(key).append("\":");
   const auto at = json.find(needle);
   if (at == std::string::npos) return -1;
   return std::strtod(json.c_str() + at + needle.size(), nullptr);
