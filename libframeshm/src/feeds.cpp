@@ -57,6 +57,17 @@ void describeHeader(FeedInfo& info, const std::byte* base, std::uint64_t size) {
   info.generation = checked->generation;
 }
 
+// Whether a producer of ABI version 1 (no socket; it marked itself alive with
+// a lock on byte 0 of its file) holds the file: then it is not ours to remove.
+bool heldByOldProducer(int fd) {
+  struct flock probe{};
+  probe.l_type = F_RDLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 0;
+  probe.l_len = 1;
+  return fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+}
+
 // What a dead producer left: its POSIX file, maybe a path socket.
 Result<FeedInfo> inspectLeftovers(const std::string& name, std::string_view socketDir, const Error& notServed) {
   FeedInfo info;
@@ -68,6 +79,10 @@ Result<FeedInfo> inspectLeftovers(const std::string& name, std::string_view sock
   struct stat st{};
   if (fd && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
     info.backend = Backend::Posix;
+    if (heldByOldProducer(fd.get())) {
+      info.stale = false;
+      info.producerAlive = true;
+    }
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (size >= sizeof(layout::SegmentHeader)) {
       void* base = mmap(nullptr, sizeof(layout::SegmentHeader), PROT_READ, MAP_SHARED, fd.get(), 0);
@@ -195,6 +210,9 @@ Result<bool> removeIfStale(const std::string& name, std::string_view socketDir) 
   if (connection) return false;
   if (connection.error().code != ErrorCode::NotFound) return std::unexpected(connection.error());
   bool removed = false;
+  if (detail::Fd old(::open(detail::posixShmPath(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      old && heldByOldProducer(old.get()))
+    return false;
   if (shm_unlink(detail::posixShmName(name).c_str()) == 0)
     removed = true;
   else if (errno != ENOENT)
