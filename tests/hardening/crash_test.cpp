@@ -12,10 +12,13 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <random>
 #include <thread>
 
 #include "frameshm/clock.hpp"
 #include "frameshm/consumer.hpp"
+#include "frameshm/feeds.hpp"
 #include "layout.hpp"
 #include "frameshm/producer.hpp"
 #include "frameshm/stamp.hpp"
@@ -37,9 +40,10 @@ void stampSlot(WriteSlot& slot) {
 
 // A producer child publishing stamped frames every 5 ms until killed; it
 // sends the time of its first publish.
-Child producerChild(const std::string& feed, const FrameFormat& format, const ValuePipe& firstPublish) {
-  return Child::fork([&feed, format, &firstPublish] {
-    auto producer = Producer::create({.feed = feed, .format = format});
+Child producerChild(const std::string& feed, const FrameFormat& format, const ValuePipe& firstPublish,
+                    Backend backend = Backend::Memfd) {
+  return Child::fork([&feed, format, &firstPublish, backend] {
+    auto producer = Producer::create({.feed = feed, .format = format, .backend = backend});
     if (!producer) return 1;
     for (bool first = true;; first = false) {
       auto slot = producer->acquire();
@@ -177,4 +181,80 @@ TEST_CASE("a producer restarted with another format and size is followed by its 
   CHECK(after->data().size() == large.frameSize);
   CHECK(checkStamp(after->data()) == StampCheck::Ok);
   CHECK(checkStamp(before->data()) == StampCheck::Ok);  // the old frame's mapping is still valid
+}
+
+namespace {
+
+struct FollowReport {
+  std::uint64_t accepted = 0;
+  std::uint64_t badStamps = 0;
+  std::uint64_t generations = 0;
+};
+
+// Reads and verifies frames until it has followed `generations` producers.
+int follower(const std::string& feed, std::uint64_t generations, const frameshm::test::ResultPipe<FollowReport>& out) {
+  auto consumer = Consumer::open({.feed = feed, .openTimeout = 10s});
+  if (!consumer) return 1;
+  FollowReport report;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (consumer->stats().generations < generations && std::chrono::steady_clock::now() < deadline) {
+    auto frame = consumer->waitFrame(100ms);
+    if (!frame) continue;  // ProducerGone once per death, then Timeout until the next one
+    const bool ok = checkStamp(frame->data()) == StampCheck::Ok;
+    if (!frame->intact()) continue;
+    ++report.accepted;
+    if (!ok) ++report.badStamps;
+  }
+  report.generations = consumer->stats().generations;
+  out.send(report);
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of producers and readers at random points leaves nothing behind and readers follow the next producer") {
+  const std::string backendName = GENERATE(values({"memfd", "posix", "sysv"}));
+  const Backend backend = *backendFromString(backendName);
+  INFO("backend " << backendName);
+  const auto feed = uniqueFeed("kill9-" + backendName);
+  FeedGuard guard(feed);
+  const auto sysvBefore = frameshm::test::sysvSegments().size();
+  const auto format = *makeFormat(PixelFormat::Gray8, 64, 64, {0, 1});
+  constexpr int kRounds = 5;
+  std::mt19937 random(static_cast<unsigned>(getpid()));
+  frameshm::test::ResultPipe<FollowReport> followed;
+  std::optional<Child> reader;
+  for (int round = 0; round < kRounds; ++round) {
+    ValuePipe started;
+    auto producer = producerChild(feed, format, started, backend);
+    REQUIRE(started.receive(5000ms));
+    if (round == 0) reader = Child::fork([&] { return follower(feed, kRounds, followed); });
+    // A reader killed at a random point: the producer goes on.
+    auto victim = Child::fork([&] {
+      auto consumer = Consumer::open({.feed = feed, .openTimeout = 5s, .pin = true});
+      while (consumer) (void)consumer->waitFrame(1s);
+      return 0;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 80));
+    victim.kill(SIGKILL);
+    CHECK(victim.wait(5s) == 128 + SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 50));
+    CHECK(producer.running());  // a reader's death never stops the producer
+    producer.kill(SIGKILL);
+    REQUIRE(producer.wait(5s) == 128 + SIGKILL);
+    CHECK_FALSE(frameshm::test::feedServed(feed));
+    CHECK(frameshm::test::sysvSegments().size() == sysvBefore);
+    CHECK(frameshm::test::segmentExists(feed) == (backend == Backend::Posix));  // only POSIX leaves its file
+  }
+  const auto report = followed.receive(30s);
+  REQUIRE(reader);
+  CHECK(reader->wait(10s) == 0);
+  REQUIRE(report);
+  CHECK(report->generations == kRounds);
+  CHECK(report->accepted > 0);
+  CHECK(report->badStamps == 0);
+  if (backend == Backend::Posix) {
+    CHECK(*removeIfStale(feed));  // frameshm-ls --clean
+    CHECK_FALSE(frameshm::test::segmentExists(feed));
+  }
 }
