@@ -4,6 +4,7 @@
 // multiprocess_test.cpp.
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -431,4 +432,31 @@ TEST_CASE("a consumer's frames are read-only: writing into one faults") {
   auto frame = consumer.tryFrame();
   REQUIRE(frame);
   CHECK(checkStamp(frame->data()) == StampCheck::Ok);
+}
+
+TEST_CASE("a pollable consumer's descriptor is readable after a publish and after the feed ends, not otherwise") {
+  const auto feed = uniqueFeed("pollable");
+  FeedGuard guard(feed);
+  auto producer = makeProducer(feed);
+  CHECK(makeConsumer(feed).pollFd() == -1);  // opt-in
+  auto consumer = Consumer::open({.feed = feed, .pollable = true});
+  REQUIRE(consumer);
+  const int fd = consumer->pollFd();
+  REQUIRE(fd >= 0);
+  auto readable = [fd](int ms) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1;
+  };
+  CHECK_FALSE(readable(0));
+  publishStamped(producer);
+  CHECK(readable(5000));
+  auto frame = consumer->tryFrame();
+  REQUIRE(frame);
+  CHECK(frame->number() == 1);
+  CHECK_FALSE(readable(0));
+  CHECK(consumer->tryFrame().error().code == ErrorCode::NoFrame);
+  producer.end();
+  CHECK(readable(5000));
+  CHECK(consumer->tryFrame().error().code == ErrorCode::FeedEnded);
+  CHECK(consumer->pollFd() == fd);  // the same descriptor for the consumer's whole life
 }

@@ -62,6 +62,8 @@ struct Attachment {
   std::shared_ptr<Counters> counters;
   std::string feed;
   std::atomic<bool> hungUp{false};
+  Fd notify;           // read end of the producer's pipe (pollable consumers)
+  int pollEvent = -1;  // the consumer's own eventfd, signalled by the watcher
   Fd stopWatcher;
   std::thread watcher;
   // POSIX only: set once the file was found shorter than its header says
@@ -83,14 +85,22 @@ struct Attachment {
   // Blocks in poll() on the connection; on hangup marks the producer gone and
   // wakes every reader blocked on the word (waking needs no write access).
   void watch() noexcept {
+    const std::uint64_t one = 1;
     for (;;) {
-      pollfd fds[2] = {{connection.get(), POLLIN, 0}, {stopWatcher.get(), POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
+      pollfd fds[3] = {{stopWatcher.get(), POLLIN, 0}, {connection.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
+      if (poll(fds, notify ? 3 : 2, -1) < 0) {
         if (errno == EINTR) continue;
         break;
       }
-      if (fds[1].revents) return;
-      if (fds[0].revents & POLLIN) {
+      if (fds[0].revents) return;
+      if (notify && fds[2].revents) {
+        std::byte drained[4096];
+        const ssize_t n = read(notify.get(), drained, sizeof drained);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // the producer is gone
+        (void)!::write(pollEvent, &one, sizeof one);
+        if (!fds[1].revents) continue;
+      }
+      if (fds[1].revents & POLLIN) {
         std::byte ignored[256];  // the producer has nothing to say after the handshake
         const ssize_t n = recv(connection.get(), ignored, sizeof ignored, MSG_DONTWAIT);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) continue;
@@ -99,6 +109,7 @@ struct Attachment {
     }
     hungUp.store(true, std::memory_order_seq_cst);
     futexWakeAll(&header->wakeWord);
+    if (pollEvent >= 0) (void)!::write(pollEvent, &one, sizeof one);
   }
 
   // Whether the whole memory is still there. Only a POSIX file can shrink
@@ -140,7 +151,9 @@ bool trusted(uid_t uid, const ConsumerOptions& options) {
 }
 
 std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const ConsumerOptions& options,
-                                                                     const std::shared_ptr<Counters>& counters) {
+                                                                     const std::shared_ptr<Counters>& counters,
+                                                                     int pollEvent) {
+  const bool notify = pollEvent >= 0;
   auto failWith = [](Error error, bool retry) { return std::unexpected(AttachFailure{std::move(error), retry}); };
   const std::string& feed = options.feed;
   auto connection = connectToFeed(feed, options.socketDir);
@@ -163,11 +176,12 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
                     false);
   Hello hello;
   hello.request = static_cast<std::uint16_t>(Request::Read);
-  hello.flags = options.pin ? kHelloPin : 0;
+  hello.flags = (options.pin ? kHelloPin : 0) | (notify ? kHelloNotify : 0);
   hello.pid = static_cast<std::uint32_t>(getpid());
   if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent)
     return failWith({ErrorCode::NotFound, "the producer of feed " + quoted(feed) + " hung up"}, true);
-  auto received = receiveWelcome(connection->get(), Request::Read, monotonicNs() + kHandshakeTimeoutNs, feed);
+  auto received =
+      receiveWelcome(connection->get(), Request::Read, monotonicNs() + kHandshakeTimeoutNs, feed, notify);
   if (!received) {
     const bool gone = received.error().code == ErrorCode::ProducerGone;
     return failWith(gone ? Error{ErrorCode::NotFound, received.error().message} : received.error(), gone);
@@ -191,7 +205,14 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
   }
   auto attachment = std::make_shared<Attachment>();
   attachment->backend = welcome.backend;
-  Fd memoryFd = welcome.backend == Backend::SysV ? Fd() : std::move(received->fds.front());
+  // In order: the frame memory (not for SysV), the control memory, the pipe.
+  auto& fds = received->fds;
+  if (notify) {
+    attachment->notify = std::move(fds.back());
+    fds.pop_back();
+  }
+  attachment->pollEvent = pollEvent;
+  Fd memoryFd = welcome.backend == Backend::SysV ? Fd() : std::move(fds.front());
   auto memory = mapFrameMemory(welcome.backend, std::move(memoryFd), welcome.shmid, cred->uid,
                                sizeof(layout::SegmentHeader), feed);
   if (!memory) return failWith(memory.error(), false);
@@ -208,7 +229,7 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
   if (!checked) return failWith(checked.error(), false);
   if (copy.state != static_cast<std::uint32_t>(FeedState::Live))
     return failWith({ErrorCode::FeedEnded, "feed " + quoted(feed) + " has ended"}, true);
-  auto control = mapControl(std::move(received->fds.back()), feed);
+  auto control = mapControl(std::move(fds.back()), feed);
   if (!control) return failWith(control.error(), false);
 
   attachment->control = std::move(*control);
@@ -233,6 +254,7 @@ struct ConsumerState {
   ConsumerOptions options;
   std::shared_ptr<Attachment> current;
   std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+  Fd pollEvent;  // ConsumerOptions::pollable
   std::uint64_t framesRead = 0;
   std::uint64_t framesDropped = 0;
   std::uint64_t generations = 0;
@@ -247,7 +269,7 @@ struct ConsumerState {
   Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited,
                       bool reattaching) {
     for (;;) {
-      auto attached = tryAttach(options, counters);
+      auto attached = tryAttach(options, counters, pollEvent ? pollEvent.get() : -1);
       if (attached) {
         current = std::move(*attached);
         ++generations;
@@ -411,6 +433,10 @@ struct ConsumerState {
 
   Result<Frame> next(std::chrono::microseconds timeout, bool blocking) {
     const std::int64_t deadlineNs = monotonicNs() + toNs(timeout);
+    if (pollEvent) {
+      std::uint64_t count = 0;
+      (void)!::read(pollEvent.get(), &count, sizeof count);  // unreadable until something new
+    }
     bool spun = false;
     for (;;) {
       if (!current) {
@@ -530,6 +556,10 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   if (options.spin.count() < 0) return fail(ErrorCode::InvalidArgument, "spin time must not be negative");
   auto state = std::make_unique<ConsumerState>();
   state->options = std::move(options);
+  if (state->options.pollable) {
+    state->pollEvent = detail::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!state->pollEvent) return failErrno("cannot create the consumer's pollable descriptor", errno);
+  }
   const bool forever = state->options.openTimeout.count() < 0;
   const std::int64_t deadlineNs = monotonicNs() + (forever ? 0 : detail::toNs(state->options.openTimeout));
   if (auto ok = state->attach(deadlineNs, forever, state->options.openTimeout, false); !ok)
@@ -562,6 +592,8 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
                      frame->generation(), frame->data().size()};
   }
 }
+
+int Consumer::pollFd() const noexcept { return state_->pollEvent ? state_->pollEvent.get() : -1; }
 
 bool Consumer::attached() const noexcept { return state_->current != nullptr; }
 

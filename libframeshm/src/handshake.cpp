@@ -70,17 +70,17 @@ Result<Hello> parseHello(std::span<const std::byte> bytes) {
   if (hello.request < static_cast<std::uint16_t>(Request::Read) ||
       hello.request > static_cast<std::uint16_t>(Request::Replace))
     return fail(ErrorCode::Corrupt, "unknown request " + std::to_string(hello.request));
-  if ((hello.flags & ~kHelloPin) != 0) return fail(ErrorCode::Corrupt, "unknown hello flags");
+  if ((hello.flags & ~(kHelloPin | kHelloNotify)) != 0) return fail(ErrorCode::Corrupt, "unknown hello flags");
   return hello;
 }
 
-int expectedFds(Request request, Status status, Backend backend) noexcept {
+int expectedFds(Request request, Status status, Backend backend, bool notify) noexcept {
   if (status != Status::Ok || request == Request::Replace) return 0;
   const int memory = backend == Backend::SysV ? 0 : 1;
-  return request == Request::Read ? memory + 1 : memory;
+  return request == Request::Read ? memory + 1 + (notify ? 1 : 0) : memory;
 }
 
-Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Request request) {
+Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Request request, bool notify) {
   auto corrupt = [](const std::string& why) { return fail(ErrorCode::Corrupt, "the producer's answer " + why); };
   if (bytes.size() < sizeof(WelcomeHead)) return corrupt("is truncated");
   const auto head = load<WelcomeHead>(bytes);
@@ -103,7 +103,7 @@ Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Requ
   if (head.recordCount > maxRecords) return corrupt("lists " + std::to_string(head.recordCount) + " readers");
   if (bytes.size() != sizeof(WelcomeHead) + std::size_t{head.recordCount} * sizeof(ReaderRecord))
     return corrupt("has the wrong length");
-  if (fdCount != expectedFds(request, w.status, w.backend))
+  if (fdCount != expectedFds(request, w.status, w.backend, notify))
     return corrupt("came with " + std::to_string(fdCount) + " descriptors");
   if (w.status == Status::Ok && w.backend == Backend::SysV && request != Request::Replace && head.shmid < 0)
     return corrupt("names no System V segment");
@@ -225,7 +225,8 @@ Result<void> sendMessage(int socket, std::span<const std::byte> bytes, std::span
   return {};
 }
 
-Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadlineNs, std::string_view feed) {
+Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadlineNs, std::string_view feed,
+                                bool notify) {
   Received got;
   std::vector<std::byte> bytes;
   std::size_t wanted = sizeof(WelcomeHead);
@@ -268,7 +269,7 @@ Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadli
       wanted = sizeof(WelcomeHead) + std::size_t{count} * sizeof(ReaderRecord);
     }
   }
-  auto welcome = parseWelcome(bytes, static_cast<int>(got.fds.size()), request);
+  auto welcome = parseWelcome(bytes, static_cast<int>(got.fds.size()), request, notify);
   if (!welcome) return std::unexpected(welcome.error());
   got.welcome = std::move(*welcome);
   return got;

@@ -36,7 +36,7 @@ inline constexpr std::uint32_t kWelcomeMagic = 0x57485346;  // "FSHW"
 // Bump when a message changes; both sides refuse any other version.
 inline constexpr std::uint16_t kProtocolVersion = 1;
 inline constexpr std::uint32_t kMaxRecords = 256;  // layout::kMaxReaders
-inline constexpr int kMaxFds = 2;
+inline constexpr int kMaxFds = 3;
 
 enum class Request : std::uint16_t {
   Read = 1,     // become a reader: frame memory + control memory
@@ -51,7 +51,8 @@ enum class Status : std::uint16_t {
   BadRequest = 3,  // the Hello made no sense
 };
 
-inline constexpr std::uint32_t kHelloPin = 1;  // Hello::flags: the reader pins slots
+inline constexpr std::uint32_t kHelloPin = 1;     // Hello::flags: the reader pins slots
+inline constexpr std::uint32_t kHelloNotify = 2;  // Hello::flags: send a pipe written on every publish
 
 struct Hello {
   std::uint32_t magic = kHelloMagic;
@@ -98,11 +99,13 @@ struct Welcome {
 
 // The Hello in `bytes` (exactly sizeof(Hello)). Errors: Corrupt.
 [[nodiscard]] Result<Hello> parseHello(std::span<const std::byte> bytes);
-// The descriptors a Welcome of `status` and `backend` carries for `request`.
-[[nodiscard]] int expectedFds(Request request, Status status, Backend backend) noexcept;
+// The descriptors a Welcome of `status` and `backend` carries for `request`
+// (`notify`: a Read that asked for kHelloNotify gets the pipe's read end last).
+[[nodiscard]] int expectedFds(Request request, Status status, Backend backend, bool notify = false) noexcept;
 // The Welcome in `bytes`, answering `request`, that came with `fdCount`
 // descriptors. Errors: Corrupt (naming what is wrong).
-[[nodiscard]] Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Request request);
+[[nodiscard]] Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Request request,
+                                           bool notify = false);
 [[nodiscard]] std::vector<std::byte> encode(const Hello& hello);
 [[nodiscard]] std::vector<std::byte> encode(const WelcomeHead& head, std::span<const ReaderRecord> records);
 
@@ -131,7 +134,7 @@ struct Received {
   std::vector<Fd> fds;
 };
 [[nodiscard]] Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadlineNs,
-                                              std::string_view feed);
+                                              std::string_view feed, bool notify = false);
 
 // FUTEX_WAIT on a shared (possibly read-only) word until `untilNs`
 // (CLOCK_MONOTONIC); every error is taken as a wake-up. False on timeout.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/producer.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -51,6 +52,7 @@ struct Connection {
   std::uint32_t pid = 0;
   ControlMemory control;
   layout::ReaderControl* ctl = nullptr;
+  Fd notify;  // write end of the pipe the reader polls, if it asked for one
 };
 
 // What the publishing thread needs of an admitted reader.
@@ -58,6 +60,7 @@ struct ActiveReader {
   layout::ReaderControl* ctl;
   bool pins;
   std::uint32_t pid;
+  int notify;  // -1, or a non-blocking pipe only we write: a full one is readable already
 };
 
 struct ProducerState {
@@ -138,11 +141,11 @@ struct ProducerState {
     bool someoneWaits = false;
     {
       std::lock_guard lock(readersMutex);
-      for (const auto& r : active)
-        if (loadSeqCst(r.ctl->waiting) != 0) {
-          someoneWaits = true;
-          break;
-        }
+      for (const auto& r : active) {
+        if (!someoneWaits && loadSeqCst(r.ctl->waiting) != 0) someoneWaits = true;
+        // Only the readers that asked for a pollable descriptor cost a write.
+        if (r.notify >= 0) (void)!::write(r.notify, "", 1);
+      }
     }
     if (someoneWaits) futexWakeAll(&header->wakeWord);
   }
@@ -198,7 +201,7 @@ struct ProducerState {
     if (!usable()) return;
     std::uint32_t live = static_cast<std::uint32_t>(FeedState::Live);
     (void)compareExchange(header->state, live, static_cast<std::uint32_t>(how));
-    __atomic_add_fetch(&header->wakeWord, 1u, __ATOMIC_SEQ_CST);
+    wakeReaders();
     futexWakeAll(&header->wakeWord);
   }
 
@@ -313,15 +316,24 @@ bool ProducerState::onHello(Connection& c, const Hello& hello) noexcept {
   c.ctl = reinterpret_cast<layout::ReaderControl*>(c.control.mapping.data());
   c.pins = (hello.flags & kHelloPin) != 0;
   c.pid = hello.pid;
+  Fd notifyRead;
+  if ((hello.flags & kHelloNotify) != 0) {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    notifyRead = Fd(ends[0]);
+    c.notify = Fd(ends[1]);
+  }
+  std::vector<int> fds;
+  if (memory.backend != Backend::SysV) fds.push_back(memoryFd);
+  fds.push_back(c.control.fd.get());
+  if (notifyRead) fds.push_back(notifyRead.get());
   {
     std::lock_guard lock(readersMutex);
-    active.push_back({c.ctl, c.pins, c.pid});
+    active.push_back({c.ctl, c.pins, c.pid, c.notify ? c.notify.get() : -1});
     activeCount = static_cast<std::uint32_t>(active.size());
   }
   c.reader = true;
-  const int both[] = {memoryFd, c.control.fd.get()};
-  const int one[] = {c.control.fd.get()};
-  const bool sent = memory.backend == Backend::SysV ? answer(Status::Ok, {}, one) : answer(Status::Ok, {}, both);
+  const bool sent = answer(Status::Ok, {}, fds);
   c.control.fd.reset();  // mapped on both sides; the descriptor is no longer needed
   if (!sent) forget(c);
   return sent;

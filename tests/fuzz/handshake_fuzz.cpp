@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target: what either side does with handshake bytes from the
 // other end of a feed's socket (handshake.hpp). The first input byte picks
-// the descriptor count and the request the answer is taken to answer; the
+// the descriptor count, the request the answer is taken to answer and
+// whether a notification pipe was asked for; the
 // rest is the message. Any crash, sanitizer report or hang is a bug in the
 // parser, which must refuse what it cannot vouch for.
 //
@@ -19,10 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const int fdCount = data[0] & 3;
   const auto request = static_cast<Request>(1 + (data[0] >> 2) % 3);
-  auto welcome = parseWelcome(bytes.subspan(1), fdCount, request);
+  const bool notify = (data[0] & 0x80) != 0;
+  auto welcome = parseWelcome(bytes.subspan(1), fdCount, request, notify);
   if (welcome) {
     // What a valid answer promises, it keeps.
-    if (fdCount != expectedFds(request, welcome->status, welcome->backend)) __builtin_trap();
+    if (fdCount != expectedFds(request, welcome->status, welcome->backend, notify)) __builtin_trap();
     if (welcome->readers.size() > kMaxRecords) __builtin_trap();
   }
   return 0;

@@ -59,6 +59,9 @@ struct ConsumerOptions {
   // feed served by anyone else is refused: an abstract name can be bound by
   // any user, so this is what stops a squatter.
   std::vector<uid_t> trustedUids{};
+  // Give this consumer a pollable descriptor (pollFd()); costs the producer
+  // one write() per frame for this reader only.
+  bool pollable = false;
 };
 
 struct ReaderStats {
@@ -162,6 +165,16 @@ class Consumer {
   // Errors: InvalidArgument (buffer too small), and as waitFrame.
   [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out,
                                            std::chrono::microseconds timeout);
+
+  // With ConsumerOptions::pollable, a descriptor for poll/epoll/GLib/Qt/asyncio
+  // loops, the same for the consumer's whole life (-1 otherwise). It becomes
+  // readable when the attached producer publishes a frame or the feed
+  // changes state (ended, replaced, producer died); waitFrame and tryFrame
+  // make it unreadable again, so call tryFrame until NoFrame after each
+  // wake-up. A wake-up may find nothing new. While no producer is attached
+  // (after FeedEnded or ProducerGone) nothing makes it readable: poll with a
+  // timeout and call tryFrame, which re-attaches. Never read or close it.
+  [[nodiscard]] int pollFd() const noexcept;
 
   // Whether the consumer is attached to a live segment right now.
   [[nodiscard]] bool attached() const noexcept;
