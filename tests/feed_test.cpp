@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include <catch2/catch.hpp>
+#include "frameshm/feed.hpp"
 
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <string>
-
-#include "frameshm/feed.hpp"
 
 using namespace frameshm;
 
@@ -17,9 +16,9 @@ TEST_CASE("feed names of 1..200 of [A-Za-z0-9._-] are accepted") {
 }
 
 TEST_CASE("feed names that are empty, too long or could escape /dev/shm are refused") {
-  for (const std::string& bad : {std::string(), std::string(201, 'x'), std::string("../etc/passwd"),
-                                 std::string("a/b"), std::string("cam 0"), std::string("cam\n"),
-                                 std::string("caf\xc3\xa9"), std::string("a\0b", 3)}) {
+  for (const std::string& bad :
+       {std::string(), std::string(201, 'x'), std::string("../etc/passwd"), std::string("a/b"),
+        std::string("cam 0"), std::string("cam\n"), std::string("caf\xc3\xa9"), std::string("a\0b", 3)}) {
     INFO("name: " << bad);
     auto result = validateFeedName(bad);
     REQUIRE_FALSE(result);
@@ -29,7 +28,8 @@ TEST_CASE("feed names that are empty, too long or could escape /dev/shm are refu
 }
 
 TEST_CASE("backends have one name each, both ways") {
-  for (Backend b : {Backend::Memfd, Backend::Posix, Backend::SysV}) CHECK(backendFromString(toString(b)) == b);
+  for (Backend b : {Backend::Memfd, Backend::Posix, Backend::SysV})
+    CHECK(backendFromString(toString(b)) == b);
   CHECK_FALSE(backendFromString("shm"));
   CHECK_FALSE(backendFromString(""));
 }

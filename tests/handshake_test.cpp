@@ -2,11 +2,10 @@
 // The handshake messages: what parseHello and parseWelcome accept and refuse
 // (handshake.hpp). The fuzz target tests/fuzz/handshake_fuzz.cpp feeds them
 // arbitrary bytes.
-#include <catch2/catch.hpp>
-
-#include <cstring>
-
 #include "handshake.hpp"
+
+#include <catch2/catch.hpp>
+#include <cstring>
 
 using namespace frameshm;
 using namespace frameshm::detail;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The frame memory backends and the control memory: what a reader can and
 // cannot do with what it is handed (memory.hpp).
-#include <catch2/catch.hpp>
+#include "memory.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
 #include "layout.hpp"
-#include "memory.hpp"
 #include "test_support.hpp"
 
 using namespace frameshm;
@@ -26,11 +26,14 @@ namespace {
 
 constexpr std::uint64_t kSize = 3 * 4096;
 
-Fd duplicate(const Fd& fd) { return Fd(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0)); }
+Fd duplicate(const Fd& fd) {
+  return Fd(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+}
 
 }  // namespace
 
-TEST_CASE("a sealed memfd maps read-only for readers and can be neither resized, written nor mapped writable") {
+TEST_CASE(
+    "a sealed memfd maps read-only for readers and can be neither resized, written nor mapped writable") {
   auto memory = createFrameMemory(Backend::Memfd, uniqueFeed("memfd"), kSize, 0600);
   REQUIRE(memory);
   memory->mapping.data()[0] = std::byte{42};
@@ -63,7 +66,8 @@ TEST_CASE("an unsealed memfd or memory of another owner is refused by a reader")
   CHECK(foreign.error().message.find("belongs to uid") != std::string::npos);
 }
 
-TEST_CASE("the POSIX file is created with the requested mode, replaces a stale one and goes with its producer") {
+TEST_CASE(
+    "the POSIX file is created with the requested mode, replaces a stale one and goes with its producer") {
   const auto feed = uniqueFeed("posix");
   FeedGuard guard(feed);
   const std::string path = posixShmPath(feed);
@@ -77,7 +81,7 @@ TEST_CASE("the POSIX file is created with the requested mode, replaces a stale o
   umask(old);
   REQUIRE(created);
   auto memory = std::make_unique<FrameMemory>(std::move(*created));
-  struct stat st{};
+  struct stat st {};
   REQUIRE(stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0640);
   CHECK(static_cast<std::uint64_t>(st.st_size) == kSize);
@@ -91,7 +95,6 @@ TEST_CASE("the POSIX file is created with the requested mode, replaces a stale o
 }
 
 TEST_CASE("a System V segment is removed once attached, readers attach it read-only by id") {
-  const auto before = frameshm::test::sysvSegments().size();
   int id = -1;
   {
     auto memory = createFrameMemory(Backend::SysV, uniqueFeed("sysv"), kSize, 0600);
@@ -105,11 +108,11 @@ TEST_CASE("a System V segment is removed once attached, readers attach it read-o
     auto reader = mapFrameMemory(Backend::SysV, Fd(), id, geteuid(), 4096, "sysv");
     REQUIRE(reader);
     CHECK(reader->mapping.data()[0] == std::byte{7});
-    CHECK(frameshm::test::sysvSegments().size() == before + 1);  // ipcs -m shows it while it lives
+    CHECK(frameshm::test::sysvSegments(getpid()).size() == 1);  // ipcs -m shows it while it lives
   }
   shmid_ds gone{};
   CHECK(shmctl(id, IPC_STAT, &gone) == -1);
-  CHECK(frameshm::test::sysvSegments().size() == before);
+  CHECK(frameshm::test::sysvSegments(getpid()).empty());
 }
 
 TEST_CASE("control memory is one sealed page: the reader can write it but not shrink it") {

@@ -45,7 +45,9 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-void print(const std::string& name, double value, const char* unit) { std::printf("%-44s %12.2f %s\n", name.c_str(), value, unit); }
+void print(const std::string& name, double value, const char* unit) {
+  std::printf("%-44s %12.2f %s\n", name.c_str(), value, unit);
+}
 
 // Readers that block in waitFrame and read until the feed ends.
 std::vector<Child> blockedReaders(const std::string& feed, int count) {
@@ -82,7 +84,8 @@ void producerCpu(Backend backend, int frames, std::initializer_list<int> counts)
     }
     producer->end();
     for (auto& c : children) c.wait(10s);
-    print(std::string("producer CPU per frame, ") + toString(backend) + ", " + std::to_string(readers) + " readers",
+    print(std::string("producer CPU per frame, ") + toString(backend) + ", " + std::to_string(readers) +
+              " readers",
           static_cast<double>(cpu) / frames / 1000.0, "us");
   }
 }
@@ -90,7 +93,8 @@ void producerCpu(Backend backend, int frames, std::initializer_list<int> counts)
 // Publish to wake-up of one blocked reader, p50, at a frame size.
 void wakeLatency(std::uint32_t width, std::uint32_t height, int frames) {
   const auto feed = frameshm::test::uniqueFeed("wake");
-  auto producer = Producer::create({.feed = feed, .format = *makeFormat(PixelFormat::Bgr, width, height, {100, 1})});
+  auto producer =
+      Producer::create({.feed = feed, .format = *makeFormat(PixelFormat::Bgr, width, height, {100, 1})});
   if (!producer) return;
   int fds[2];
   if (pipe(fds) != 0) return;
@@ -116,7 +120,8 @@ void wakeLatency(std::uint32_t width, std::uint32_t height, int frames) {
   producer->end();
   reader.wait(10s);
   close(fds[0]);
-  print("blocking wake p50, " + std::to_string(width) + "x" + std::to_string(height), percentile(us, 0.5), "us");
+  print("blocking wake p50, " + std::to_string(width) + "x" + std::to_string(height), percentile(us, 0.5),
+        "us");
 }
 
 // The floor: a bare shared futex and a bare process-shared semaphore, process to process.
@@ -126,7 +131,8 @@ void wakeFloor(int rounds) {
     std::int64_t postedNs;
     sem_t sem;
   };
-  auto* shared = static_cast<Shared*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* shared =
+      static_cast<Shared*>(mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   sem_init(&shared->sem, 1, 0);
   int fds[2];
   if (pipe(fds) != 0) return;
@@ -141,7 +147,9 @@ void wakeFloor(int rounds) {
           while (sem_wait(&shared->sem) != 0) {
           }
         }
-        const double us = static_cast<double>(monotonicNs() - __atomic_load_n(&shared->postedNs, __ATOMIC_ACQUIRE)) / 1000.0;
+        const double us =
+            static_cast<double>(monotonicNs() - __atomic_load_n(&shared->postedNs, __ATOMIC_ACQUIRE)) /
+            1000.0;
         (void)!write(fds[1], &us, sizeof us);
       }
       return 0;
@@ -224,15 +232,18 @@ void deathDetection(int kills) {
     readerUs.push_back(static_cast<double>(monotonicNs() - killedNs) / 1000.0);
     reader.wait(5s);
   }
-  print("dead producer noticed p50 (" + std::to_string(producerUs.size()) + " kills)", percentile(producerUs, 0.5), "us");
+  print("dead producer noticed p50 (" + std::to_string(producerUs.size()) + " kills)",
+        percentile(producerUs, 0.5), "us");
   print("dead producer noticed max", percentile(producerUs, 1.0), "us");
-  print("dead reader's pins reclaimed p50 (" + std::to_string(readerUs.size()) + " kills)", percentile(readerUs, 0.5), "us");
+  print("dead reader's pins reclaimed p50 (" + std::to_string(readerUs.size()) + " kills)",
+        percentile(readerUs, 0.5), "us");
   print("dead reader's pins reclaimed max", percentile(readerUs, 1.0), "us");
 }
 
 void connectToFirstFrame(int rounds) {
   const auto feed = frameshm::test::uniqueFeed("connect");
-  auto producer = Producer::create({.feed = feed, .format = *makeFormat(PixelFormat::Bgr, 1920, 1080, {30, 1})});
+  auto producer =
+      Producer::create({.feed = feed, .format = *makeFormat(PixelFormat::Bgr, 1920, 1080, {30, 1})});
   if (!producer) return;
   (void)producer->publish(std::move(*producer->acquire()));
   std::vector<double> openUs;
@@ -251,7 +262,8 @@ void connectToFirstFrame(int rounds) {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   for (Backend backend : {Backend::Memfd, Backend::Posix, Backend::SysV})
-    producerCpu(backend, quick ? 200 : 1000, quick ? std::initializer_list<int>{1, 8} : std::initializer_list<int>{1, 8, 32, 64});
+    producerCpu(backend, quick ? 200 : 1000,
+                quick ? std::initializer_list<int>{1, 8} : std::initializer_list<int>{1, 8, 32, 64});
   wakeFloor(quick ? 200 : 1000);
   wakeLatency(640, 480, quick ? 200 : 1000);
   wakeLatency(3840, 2160, quick ? 200 : 1000);

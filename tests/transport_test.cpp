@@ -172,7 +172,6 @@ TEST_CASE("a crashed producer leaves nothing but a POSIX file, which the next pr
   INFO("backend " << backendName);
   const auto feed = uniqueFeed("stale");
   FeedGuard guard(feed);
-  const auto sysvBefore = frameshm::test::sysvSegments().size();
   auto crashed = frameshm::test::Child::fork([&] {
     auto producer = Producer::create({.feed = feed, .format = smallFormat(), .backend = backend});
     if (!producer) return 1;
@@ -181,7 +180,7 @@ TEST_CASE("a crashed producer leaves nothing but a POSIX file, which the next pr
     return 0;
   });
   REQUIRE(crashed.wait(5000ms) == 128 + SIGKILL);
-  CHECK(frameshm::test::sysvSegments().size() == sysvBefore);
+  CHECK(frameshm::test::sysvSegments(crashed.pid()).empty());
   CHECK_FALSE(frameshm::test::feedServed(feed));
   auto stale = Consumer::open({.feed = feed});
   REQUIRE_FALSE(stale);

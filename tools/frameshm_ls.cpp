@@ -11,10 +11,9 @@
 // printed escaped: a hostile name cannot put escapes on the terminal.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "frameshm/feeds.hpp"
 
@@ -42,14 +41,14 @@ void printTable(const std::vector<Listed>& feeds) {
     std::printf("no frameshm feeds\n");
     return;
   }
-  std::printf("%-28s %-8s %-6s %-7s %-9s %-24s %5s %10s %8s %7s\n", "FEED", "PID", "ALIVE", "BACKEND", "STATE",
-              "FORMAT", "SLOTS", "FRAMES", "FPS", "READERS");
+  std::printf("%-28s %-8s %-6s %-7s %-9s %-24s %5s %10s %8s %7s\n", "FEED", "PID", "ALIVE", "BACKEND",
+              "STATE", "FORMAT", "SLOTS", "FRAMES", "FPS", "READERS");
   for (const Listed& feed : feeds) {
     const auto& f = feed.info;
     std::printf("%-28s %-8u %-6s %-7s %-9s %-24s %5u %10llu %8.2f %7zu\n", f.name.c_str(), f.producerPid,
-                f.producerAlive ? "yes" : "no", frameshm::toString(f.backend), status(feed), formatText(f).c_str(),
-                f.slotCount,
-                static_cast<unsigned long long>(f.framesPublished), f.rateHz, f.readers.size());
+                f.producerAlive ? "yes" : "no", frameshm::toString(f.backend), status(feed),
+                formatText(f).c_str(), f.slotCount, static_cast<unsigned long long>(f.framesPublished),
+                f.rateHz, f.readers.size());
     if (!f.valid && !f.problem.empty()) std::printf("  problem: %s\n", f.problem.c_str());
     if (!feed.removeError.empty()) std::printf("  not removed: %s\n", feed.removeError.c_str());
     for (const auto& r : f.readers)
@@ -116,7 +115,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   app.add_flag("--json", asJson, "print JSON instead of a table");
   std::string socketDir;
-  app.add_flag("--clean", clean, "remove what dead producers left: POSIX files, path sockets (never a live feed)");
+  app.add_flag("--clean", clean,
+               "remove what dead producers left: POSIX files, path sockets (never a live feed)");
   app.add_option("--socket-dir", socketDir, "look for path sockets here (default: $FRAMESHM_SOCKET_DIR)");
   app.add_option("feeds", names, "only these feeds (default: all)");
   try {

@@ -18,6 +18,7 @@
 #include "handshake.hpp"
 #include "layout.hpp"
 #include "memory.hpp"
+#include "planes.hpp"
 #include "rate_meter.hpp"
 #include "text.hpp"
 
@@ -35,7 +36,9 @@ constexpr std::int64_t kHandshakeTimeoutNs = 2'000'000'000;
 // watcher thread and the producer wake it at once; this is only a backstop).
 constexpr std::int64_t kMaxBlockNs = 1'000'000'000;
 
-std::int64_t toNs(std::chrono::nanoseconds d) { return d.count(); }
+std::int64_t toNs(std::chrono::nanoseconds d) {
+  return d.count();
+}
 
 std::string seconds(std::chrono::milliseconds ms) {
   char text[32];
@@ -87,7 +90,8 @@ struct Attachment {
   void watch() noexcept {
     const std::uint64_t one = 1;
     for (;;) {
-      pollfd fds[3] = {{stopWatcher.get(), POLLIN, 0}, {connection.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
+      pollfd fds[3] = {
+          {stopWatcher.get(), POLLIN, 0}, {connection.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
       if (poll(fds, notify ? 3 : 2, -1) < 0) {
         if (errno == EINTR) continue;
         break;
@@ -115,16 +119,15 @@ struct Attachment {
   // Whether the whole memory is still there. Only a POSIX file can shrink
   // (sealed memfds and SysV segments cannot), so only it is asked about.
   bool usable() const noexcept {
-    if (truncated) return false;
-    if (backend != Backend::Posix) return true;
-    struct stat st{};
-    truncated = fstat(memory.fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < checked.geometry.segmentSize;
+    if (!truncated && backend == Backend::Posix)
+      truncated = shorterThan(memory.fd.get(), checked.geometry.segmentSize);
     return !truncated;
   }
 
   Error truncatedError() const {
-    return {ErrorCode::Corrupt, "the frame memory of feed " + quoted(feed) +
-                                    " was truncated while mapped (by another process of its producer's user)"};
+    return {ErrorCode::Corrupt,
+            "the frame memory of feed " + quoted(feed) +
+                " was truncated while mapped (by another process of its producer's user)"};
   }
 
   FeedState state() const noexcept { return static_cast<FeedState>(loadAcquire(header->state)); }
@@ -151,17 +154,20 @@ bool trusted(uid_t uid, const ConsumerOptions& options) {
 }
 
 std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const ConsumerOptions& options,
-                                                                     const std::shared_ptr<Counters>& counters,
-                                                                     int pollEvent) {
+                                                                    const std::shared_ptr<Counters>& counters,
+                                                                    int pollEvent) {
   const bool notify = pollEvent >= 0;
-  auto failWith = [](Error error, bool retry) { return std::unexpected(AttachFailure{std::move(error), retry}); };
+  auto failWith = [](Error error, bool retry) {
+    return std::unexpected(AttachFailure{std::move(error), retry});
+  };
   const std::string& feed = options.feed;
   auto connection = connectToFeed(feed, options.socketDir);
   if (!connection) {
-    struct stat st{};
+    struct stat st {};
     if (connection.error().code == ErrorCode::NotFound && stat(posixShmPath(feed).c_str(), &st) == 0)
-      return failWith({ErrorCode::ProducerGone, "feed " + quoted(feed) + " was left behind by its producer, which died (" +
-                                                    posixShmPath(feed) + " is there, nobody serves the feed)"},
+      return failWith({ErrorCode::ProducerGone,
+                       "feed " + quoted(feed) + " was left behind by its producer, which died (" +
+                           posixShmPath(feed) + " is there, nobody serves the feed)"},
                       true);
     return failWith(connection.error(), connection.error().code == ErrorCode::NotFound);
   }
@@ -189,17 +195,19 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
   const Welcome& welcome = received->welcome;
   switch (welcome.status) {
     case Status::Denied:
-      return failWith({ErrorCode::PermissionDenied, "permission denied for feed " + quoted(feed) +
-                                                        ": its producer (uid " + std::to_string(cred->uid) +
-                                                        ") does not let uid " + std::to_string(geteuid()) +
-                                                        " read it (producer options: allowed uids or groups)"},
+      return failWith({ErrorCode::PermissionDenied,
+                       "permission denied for feed " + quoted(feed) + ": its producer (uid " +
+                           std::to_string(cred->uid) + ") does not let uid " + std::to_string(geteuid()) +
+                           " read it (producer options: allowed uids or groups)"},
                       false);
     case Status::Full:
-      return failWith({ErrorCode::ReadersFull, "feed " + quoted(feed) +
-                                                   " already has all the readers its producer admits (it can allow more)"},
-                      true);
+      return failWith(
+          {ErrorCode::ReadersFull,
+           "feed " + quoted(feed) + " already has all the readers its producer admits (it can allow more)"},
+          true);
     case Status::BadRequest:
-      return failWith({ErrorCode::Corrupt, "the producer of feed " + quoted(feed) + " did not understand us"}, false);
+      return failWith({ErrorCode::Corrupt, "the producer of feed " + quoted(feed) + " did not understand us"},
+                      false);
     case Status::Ok:
       break;
   }
@@ -245,7 +253,8 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
   attachment->self = reinterpret_cast<layout::ReaderControl*>(attachment->control.mapping.data());
   storeRelaxed(attachment->self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
   attachment->stopWatcher = Fd(eventfd(0, EFD_CLOEXEC));
-  if (!attachment->stopWatcher) return failWith(Error{ErrorCode::SystemError, "cannot create an eventfd"}, false);
+  if (!attachment->stopWatcher)
+    return failWith(Error{ErrorCode::SystemError, "cannot create an eventfd"}, false);
   attachment->watcher = std::thread([a = attachment.get()] { a->watch(); });
   return attachment;
 }
@@ -301,8 +310,9 @@ struct ConsumerState {
       const std::uint32_t latest = loadAcquire(a.header->latestSlot);
       if (latest == 0) break;
       if (latest > slotCount)
-        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " names slot " + std::to_string(latest) +
-                                            " as newest, but has " + std::to_string(slotCount));
+        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " names slot " +
+                                            std::to_string(latest) + " as newest, but has " +
+                                            std::to_string(slotCount));
       const std::uint32_t index = latest - 1;
       const layout::SlotHeader& slot = a.slots[index];
       const std::uint64_t before = loadAcquire(slot.sequence);
@@ -364,7 +374,7 @@ struct ConsumerState {
     rate.count(now);
 
     Frame frame;
-    frame.attachment_ = current;
+    frame.hold_ = FrameHold(current, index, options.pin);
     frame.data_ = std::span<const std::byte>(a.payload + std::uint64_t{index} * a.checked.geometry.slotStride,
                                              meta.payloadSize);
     frame.format_ = &a.checked.format;
@@ -375,8 +385,6 @@ struct ConsumerState {
     frame.publishNs_ = publishNs;
     frame.droppedBefore_ = dropped;
     frame.generation_ = a.checked.generation;
-    frame.index_ = index;
-    frame.pinned_ = options.pin;
     return frame;
   }
 
@@ -401,8 +409,9 @@ struct ConsumerState {
     }
     if (a.hungUp.load(std::memory_order_seq_cst)) {
       if (a.state() != FeedState::Live) return checkFeed();
-      return FeedChange{false, {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) + " (pid " +
-                                                             std::to_string(a.checked.producerPid) + ") died"}};
+      return FeedChange{false,
+                        {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) + " (pid " +
+                                                      std::to_string(a.checked.producerPid) + ") died"}};
     }
     return std::nullopt;
   }
@@ -440,8 +449,8 @@ struct ConsumerState {
     bool spun = false;
     for (;;) {
       if (!current) {
-        if (auto ok = attach(deadlineNs, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
-                             true);
+        if (auto ok = attach(deadlineNs, false,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(timeout), true);
             !ok)
           return std::unexpected(ok.error());
       }
@@ -491,57 +500,46 @@ struct ConsumerState {
 
 using detail::ConsumerState;
 
-Frame::Frame(Frame&& other) noexcept
-    : attachment_(std::move(other.attachment_)),
-      data_(other.data_),
-      format_(other.format_),
-      sequenceWord_(other.sequenceWord_),
-      sequence_(other.sequence_),
-      meta_(other.meta_),
-      number_(other.number_),
-      publishNs_(other.publishNs_),
-      droppedBefore_(other.droppedBefore_),
-      generation_(other.generation_),
-      index_(other.index_),
-      pinned_(std::exchange(other.pinned_, false)),
-      tornCounted_(other.tornCounted_) {}
+namespace detail {
 
-Frame& Frame::operator=(Frame&& other) noexcept {
+FrameHold::FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept
+    : attachment_(std::move(attachment)), index_(index), pinned_(pinned) {}
+
+FrameHold::FrameHold(FrameHold&& other) noexcept
+    : attachment_(std::move(other.attachment_)),
+      index_(other.index_),
+      pinned_(std::exchange(other.pinned_, false)) {}
+
+FrameHold& FrameHold::operator=(FrameHold&& other) noexcept {
   if (this != &other) {
-    if (attachment_ && pinned_) detail::unpin(*attachment_, index_);
+    release();
     attachment_ = std::move(other.attachment_);
-    data_ = other.data_;
-    format_ = other.format_;
-    sequenceWord_ = other.sequenceWord_;
-    sequence_ = other.sequence_;
-    meta_ = other.meta_;
-    number_ = other.number_;
-    publishNs_ = other.publishNs_;
-    droppedBefore_ = other.droppedBefore_;
-    generation_ = other.generation_;
     index_ = other.index_;
     pinned_ = std::exchange(other.pinned_, false);
-    tornCounted_ = other.tornCounted_;
   }
   return *this;
 }
 
-Frame::~Frame() {
-  if (attachment_ && pinned_) detail::unpin(*attachment_, index_);
+void FrameHold::release() noexcept {
+  if (attachment_ && pinned_) unpin(*attachment_, index_);
+  pinned_ = false;
+  attachment_.reset();
 }
 
+}  // namespace detail
+
 const std::byte* Frame::plane(std::uint32_t plane) const noexcept {
-  if (!format_ || plane >= format_->planeCount) return nullptr;
-  return data_.data() + format_->planes[plane].offset;
+  return detail::planeStart(data_.data(), format_, plane);
 }
 
 bool Frame::intact() noexcept {
-  if (!attachment_) return false;
+  detail::Attachment* attachment = hold_.get();
+  if (!attachment) return false;
   detail::fenceAcquire();
-  if (attachment_->usable() && detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
+  if (attachment->usable() && detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
   if (!tornCounted_) {
     tornCounted_ = true;
-    attachment_->countTorn();
+    attachment->countTorn();
   }
   return false;
 }
@@ -567,9 +565,13 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   return Consumer(std::move(state));
 }
 
-Result<Frame> Consumer::waitFrame(std::chrono::microseconds timeout) { return state_->next(timeout, true); }
+Result<Frame> Consumer::waitFrame(std::chrono::microseconds timeout) {
+  return state_->next(timeout, true);
+}
 
-Result<Frame> Consumer::tryFrame() { return state_->next(std::chrono::microseconds(0), false); }
+Result<Frame> Consumer::tryFrame() {
+  return state_->next(std::chrono::microseconds(0), false);
+}
 
 Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::microseconds timeout) {
   const std::int64_t deadlineNs = monotonicNs() + detail::toNs(timeout);
@@ -588,14 +590,18 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
       ++state_->framesDropped;
       continue;
     }
-    return FrameInfo{frame->meta(), frame->number(), frame->publishNs(), frame->droppedBefore(),
-                     frame->generation(), frame->data().size()};
+    return FrameInfo{frame->meta(),          frame->number(),     frame->publishNs(),
+                     frame->droppedBefore(), frame->generation(), frame->data().size()};
   }
 }
 
-int Consumer::pollFd() const noexcept { return state_->pollEvent ? state_->pollEvent.get() : -1; }
+int Consumer::pollFd() const noexcept {
+  return state_->pollEvent ? state_->pollEvent.get() : -1;
+}
 
-bool Consumer::attached() const noexcept { return state_->current != nullptr; }
+bool Consumer::attached() const noexcept {
+  return state_->current != nullptr;
+}
 
 const FrameFormat& Consumer::format() const noexcept {
   static const FrameFormat none{};
@@ -607,7 +613,9 @@ const std::string& Consumer::caps() const noexcept {
   return state_->current ? state_->current->checked.caps : none;
 }
 
-const std::string& Consumer::feed() const noexcept { return state_->options.feed; }
+const std::string& Consumer::feed() const noexcept {
+  return state_->options.feed;
+}
 
 std::uint64_t Consumer::generation() const noexcept {
   return state_->current ? state_->current->checked.generation : 0;
@@ -626,6 +634,8 @@ ReaderStats Consumer::stats() const noexcept {
                      __atomic_load_n(&state_->counters->torn, __ATOMIC_RELAXED), state_->generations};
 }
 
-double Consumer::frameRate() const noexcept { return state_->rate.hz(); }
+double Consumer::frameRate() const noexcept {
+  return state_->rate.hz();
+}
 
 }  // namespace frameshm

@@ -10,8 +10,8 @@ using detail::quoted;
 namespace {
 
 bool isNameChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '-';
 }
 
 }  // namespace
@@ -20,8 +20,8 @@ Result<void> validateFeedName(std::string_view feed) {
   if (feed.empty())
     return fail(ErrorCode::InvalidFeedName, "feed name is empty (use 1..200 of A-Z a-z 0-9 . _ -)");
   if (feed.size() > kMaxFeedNameLength)
-    return fail(ErrorCode::InvalidFeedName, "feed name is " + std::to_string(feed.size()) +
-                                                " characters long; the limit is 200");
+    return fail(ErrorCode::InvalidFeedName,
+                "feed name is " + std::to_string(feed.size()) + " characters long; the limit is 200");
   for (char c : feed) {
     if (!isNameChar(c))
       return fail(ErrorCode::InvalidFeedName,
@@ -32,9 +32,12 @@ Result<void> validateFeedName(std::string_view feed) {
 
 const char* toString(Backend backend) noexcept {
   switch (backend) {
-    case Backend::Memfd: return "memfd";
-    case Backend::Posix: return "posix";
-    case Backend::SysV: return "sysv";
+    case Backend::Memfd:
+      return "memfd";
+    case Backend::Posix:
+      return "posix";
+    case Backend::SysV:
+      return "sysv";
   }
   return "unknown";
 }
@@ -47,10 +50,14 @@ std::optional<Backend> backendFromString(std::string_view name) noexcept {
 
 const char* toString(FeedState state) noexcept {
   switch (state) {
-    case FeedState::Creating: return "creating";
-    case FeedState::Live: return "live";
-    case FeedState::Ended: return "ended";
-    case FeedState::Superseded: return "superseded";
+    case FeedState::Creating:
+      return "creating";
+    case FeedState::Live:
+      return "live";
+    case FeedState::Ended:
+      return "ended";
+    case FeedState::Superseded:
+      return "superseded";
   }
   return "unknown";
 }

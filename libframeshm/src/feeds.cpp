@@ -60,7 +60,7 @@ void describeHeader(FeedInfo& info, const std::byte* base, std::uint64_t size) {
 // Whether a producer of ABI version 1 (no socket; it marked itself alive with
 // a lock on byte 0 of its file) holds the file: then it is not ours to remove.
 bool heldByOldProducer(int fd) {
-  struct flock probe{};
+  struct flock probe {};
   probe.l_type = F_RDLCK;
   probe.l_whence = SEEK_SET;
   probe.l_start = 0;
@@ -69,14 +69,15 @@ bool heldByOldProducer(int fd) {
 }
 
 // What a dead producer left: its POSIX file, maybe a path socket.
-Result<FeedInfo> inspectLeftovers(const std::string& name, std::string_view socketDir, const Error& notServed) {
+Result<FeedInfo> inspectLeftovers(const std::string& name, std::string_view socketDir,
+                                  const Error& notServed) {
   FeedInfo info;
   info.name = name;
   info.address = feedAddress(name, socketDir);
   info.stale = true;
   const std::string path = detail::posixShmPath(name);
   detail::Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  struct stat st{};
+  struct stat st {};
   if (fd && fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
     info.backend = Backend::Posix;
     if (heldByOldProducer(fd.get())) {
@@ -128,15 +129,16 @@ Result<FeedInfo> inspectFeed(const std::string& name, std::string_view socketDir
   hello.pid = static_cast<std::uint32_t>(getpid());
   if (auto sent = detail::sendMessage(connection->get(), detail::encode(hello), {}); !sent)
     return std::unexpected(sent.error());
-  auto received =
-      detail::receiveWelcome(connection->get(), detail::Request::Inspect, monotonicNs() + kInspectTimeoutNs, name);
+  auto received = detail::receiveWelcome(connection->get(), detail::Request::Inspect,
+                                         monotonicNs() + kInspectTimeoutNs, name);
   if (!received) {
     info.problem = received.error().message;
     return info;
   }
   const detail::Welcome& w = received->welcome;
   if (w.status == detail::Status::Denied)
-    return fail(ErrorCode::PermissionDenied, "permission denied for feed " + quoted(name) + ": its producer does not let this user in");
+    return fail(ErrorCode::PermissionDenied,
+                "permission denied for feed " + quoted(name) + ": its producer does not let this user in");
   if (w.status != detail::Status::Ok) {
     info.problem = "its producer refused to be inspected";
     return info;
@@ -219,7 +221,7 @@ Result<bool> removeIfStale(const std::string& name, std::string_view socketDir) 
     return failErrno("cannot remove " + detail::posixShmPath(name), errno);
   if (!socketDirOf(socketDir).empty()) {
     const std::string path = feedAddress(name, socketDir);
-    struct stat st{};
+    struct stat st {};
     if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path.c_str()) == 0) removed = true;
   }
   if (!removed) return fail(ErrorCode::NotFound, "feed " + quoted(name) + " does not exist");

@@ -31,9 +31,9 @@ Result<Address> addressOf(std::string_view feed, std::string_view socketDir) {
   Address a;
   a.addr.sun_family = AF_UNIX;
   if (text.size() >= sizeof a.addr.sun_path)
-    return fail(ErrorCode::InvalidArgument, "socket address " + quoted(text) + " of feed " + quoted(feed) +
-                                                " is longer than " + std::to_string(sizeof a.addr.sun_path - 1) +
-                                                " bytes (use a shorter socket directory)");
+    return fail(ErrorCode::InvalidArgument,
+                "socket address " + quoted(text) + " of feed " + quoted(feed) + " is longer than " +
+                    std::to_string(sizeof a.addr.sun_path - 1) + " bytes (use a shorter socket directory)");
   if (text.front() == '@') {
     // Abstract: a leading NUL, no terminator.
     std::memcpy(a.addr.sun_path + 1, text.data() + 1, text.size() - 1);
@@ -57,7 +57,6 @@ T load(std::span<const std::byte> bytes, std::size_t offset = 0) {
   return value;
 }
 
-
 }  // namespace
 
 Result<Hello> parseHello(std::span<const std::byte> bytes) {
@@ -65,12 +64,13 @@ Result<Hello> parseHello(std::span<const std::byte> bytes) {
   const auto hello = load<Hello>(bytes);
   if (hello.magic != kHelloMagic) return fail(ErrorCode::Corrupt, "not a frameshm hello");
   if (hello.version != kProtocolVersion)
-    return fail(ErrorCode::AbiMismatch, "handshake version " + std::to_string(hello.version) + ", this library speaks " +
-                                            std::to_string(kProtocolVersion));
+    return fail(ErrorCode::AbiMismatch, "handshake version " + std::to_string(hello.version) +
+                                            ", this library speaks " + std::to_string(kProtocolVersion));
   if (hello.request < static_cast<std::uint16_t>(Request::Read) ||
       hello.request > static_cast<std::uint16_t>(Request::Replace))
     return fail(ErrorCode::Corrupt, "unknown request " + std::to_string(hello.request));
-  if ((hello.flags & ~(kHelloPin | kHelloNotify)) != 0) return fail(ErrorCode::Corrupt, "unknown hello flags");
+  if ((hello.flags & ~(kHelloPin | kHelloNotify)) != 0)
+    return fail(ErrorCode::Corrupt, "unknown hello flags");
   return hello;
 }
 
@@ -81,13 +81,16 @@ int expectedFds(Request request, Status status, Backend backend, bool notify) no
 }
 
 Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Request request, bool notify) {
-  auto corrupt = [](const std::string& why) { return fail(ErrorCode::Corrupt, "the producer's answer " + why); };
+  auto corrupt = [](const std::string& why) {
+    return fail(ErrorCode::Corrupt, "the producer's answer " + why);
+  };
   if (bytes.size() < sizeof(WelcomeHead)) return corrupt("is truncated");
   const auto head = load<WelcomeHead>(bytes);
   if (head.magic != kWelcomeMagic) return corrupt("is not a frameshm handshake");
   if (head.version != kProtocolVersion)
-    return fail(ErrorCode::AbiMismatch, "the producer speaks handshake version " + std::to_string(head.version) +
-                                            ", this library " + std::to_string(kProtocolVersion) +
+    return fail(ErrorCode::AbiMismatch, "the producer speaks handshake version " +
+                                            std::to_string(head.version) + ", this library " +
+                                            std::to_string(kProtocolVersion) +
                                             " (rebuild the producer and consumer against the same frameshm)");
   if (head.status > static_cast<std::uint16_t>(Status::BadRequest))
     return corrupt("has an unknown status " + std::to_string(head.status));
@@ -113,7 +116,8 @@ Result<Welcome> parseWelcome(std::span<const std::byte> bytes, int fdCount, Requ
   w.producerPid = head.producerPid;
   w.readers.resize(head.recordCount);
   if (head.recordCount)
-    std::memcpy(w.readers.data(), bytes.data() + sizeof(WelcomeHead), head.recordCount * sizeof(ReaderRecord));
+    std::memcpy(w.readers.data(), bytes.data() + sizeof(WelcomeHead),
+                head.recordCount * sizeof(ReaderRecord));
   return w;
 }
 
@@ -141,7 +145,8 @@ Result<Fd> listenOnFeed(std::string_view feed, std::string_view socketDir, mode_
       // mode, so that only those it lets in can even connect.
       if (!address->path.empty() && chmod(address->path.c_str(), (mode & 0660) | 0600) != 0)
         return failErrno("cannot set the mode of " + address->path, errno);
-      if (listen(fd.get(), 64) != 0) return failErrno("cannot listen on " + feedAddress(feed, socketDir), errno);
+      if (listen(fd.get(), 64) != 0)
+        return failErrno("cannot listen on " + feedAddress(feed, socketDir), errno);
       return fd;
     }
     if (errno != EADDRINUSE) return failErrno("cannot bind " + feedAddress(feed, socketDir), errno);
@@ -149,13 +154,14 @@ Result<Fd> listenOnFeed(std::string_view feed, std::string_view socketDir, mode_
     // A path socket nobody answers on was left by a dead producer: replace it
     // (only a socket: a file of another kind there is not ours to remove).
     Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    struct stat st{};
+    struct stat st {};
     if (connect(probe.get(), reinterpret_cast<const sockaddr*>(&address->addr), address->length) == 0 ||
         errno != ECONNREFUSED || lstat(address->path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
       break;
     unlink(address->path.c_str());
   }
-  return fail(ErrorCode::AlreadyProduced, "feed " + quoted(feed) + " is already served on " + feedAddress(feed, socketDir));
+  return fail(ErrorCode::AlreadyProduced,
+              "feed " + quoted(feed) + " is already served on " + feedAddress(feed, socketDir));
 }
 
 void unlinkFeedSocket(std::string_view feed, std::string_view socketDir, int listener) noexcept {
@@ -164,10 +170,10 @@ void unlinkFeedSocket(std::string_view feed, std::string_view socketDir, int lis
   // Ours only if the inode bound to our listener is the one at the path.
   sockaddr_un bound{};
   socklen_t length = sizeof bound;
-  struct stat named{};
+  struct stat named {};
   if (getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &length) != 0) return;
   if (lstat(address->path.c_str(), &named) != 0 || !S_ISSOCK(named.st_mode)) return;
-  struct stat mine{};
+  struct stat mine {};
   if (fstat(listener, &mine) == 0 && named.st_uid == mine.st_uid) unlink(address->path.c_str());
 }
 
@@ -179,11 +185,13 @@ Result<Fd> connectToFeed(std::string_view feed, std::string_view socketDir) {
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&address->addr), address->length) != 0) {
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED)
-      return fail(ErrorCode::NotFound, "feed " + quoted(feed) + " does not exist (is its producer running? nobody serves " +
+      return fail(ErrorCode::NotFound, "feed " + quoted(feed) +
+                                           " does not exist (is its producer running? nobody serves " +
                                            quoted(feedAddress(feed, socketDir)) + ")");
     if (err == EACCES || err == EPERM)
-      return fail(ErrorCode::PermissionDenied, "permission denied for feed " + quoted(feed) + ": its socket " +
-                                                   quoted(address->path) + " is not open to this user");
+      return fail(ErrorCode::PermissionDenied, "permission denied for feed " + quoted(feed) +
+                                                   ": its socket " + quoted(address->path) +
+                                                   " is not open to this user");
     return failErrno("cannot connect to feed " + quoted(feed), err);
   }
   return fd;
@@ -236,7 +244,8 @@ Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadli
     const int ready = poll(&pfd, 1, static_cast<int>(std::max<std::int64_t>(left / 1'000'000, 0)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0)
-      return fail(ErrorCode::Timeout, "the producer of feed " + quoted(feed) + " did not answer the handshake in time");
+      return fail(ErrorCode::Timeout,
+                  "the producer of feed " + quoted(feed) + " did not answer the handshake in time");
     std::byte buffer[sizeof(WelcomeHead) + kMaxRecords * sizeof(ReaderRecord)];
     iovec iov{buffer, wanted - bytes.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)]{};
@@ -257,9 +266,11 @@ Result<Received> receiveWelcome(int socket, Request request, std::int64_t deadli
         got.fds.emplace_back(fd);
       }
     }
-    if ((msg.msg_flags & MSG_CTRUNC) != 0) return fail(ErrorCode::Corrupt, "the producer's answer carried too many descriptors");
+    if ((msg.msg_flags & MSG_CTRUNC) != 0)
+      return fail(ErrorCode::Corrupt, "the producer's answer carried too many descriptors");
     if (n <= 0)
-      return fail(ErrorCode::ProducerGone, "the producer of feed " + quoted(feed) + " hung up during the handshake");
+      return fail(ErrorCode::ProducerGone,
+                  "the producer of feed " + quoted(feed) + " hung up during the handshake");
     const std::size_t had = bytes.size();
     bytes.resize(had + static_cast<std::size_t>(n));
     std::memcpy(bytes.data() + had, buffer, static_cast<std::size_t>(n));
@@ -280,7 +291,8 @@ bool futexWait(const std::uint32_t* word, std::uint32_t expected, std::int64_t u
   // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time; shared (no
   // FUTEX_PRIVATE_FLAG) because the word is in memory of another process,
   // and read-only is enough to wait on it.
-  return syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, &until, nullptr, FUTEX_BITSET_MATCH_ANY) == 0 ||
+  return syscall(SYS_futex, word, FUTEX_WAIT_BITSET, expected, &until, nullptr, FUTEX_BITSET_MATCH_ANY) ==
+             0 ||
          errno != ETIMEDOUT;
 }
 

@@ -126,7 +126,8 @@ void unlinkFeedSocket(std::string_view feed, std::string_view socketDir, int lis
 
 // Sends `bytes` and `fds` in one message, without blocking or SIGPIPE.
 // Errors: SystemError.
-[[nodiscard]] Result<void> sendMessage(int socket, std::span<const std::byte> bytes, std::span<const int> fds);
+[[nodiscard]] Result<void> sendMessage(int socket, std::span<const std::byte> bytes,
+                                       std::span<const int> fds);
 // Receives one Welcome answering `request`, waiting until `deadlineNs`
 // (CLOCK_MONOTONIC) at most. Errors: Timeout, ProducerGone (hangup), Corrupt.
 struct Received {

@@ -104,7 +104,7 @@ struct SegmentHeader {
 };
 
 struct SlotHeader {
-  std::uint64_t sequence;  // odd while the producer writes the slot
+  std::uint64_t sequence;     // odd while the producer writes the slot
   std::uint64_t frameNumber;  // 1 for the feed's first frame
   std::int64_t captureNs;     // CLOCK_MONOTONIC when the frame was captured
   std::int64_t publishNs;     // CLOCK_MONOTONIC when it was published

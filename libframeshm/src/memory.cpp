@@ -34,7 +34,8 @@ Result<FrameMemory> createMemfd(FrameMemory memory, std::uint64_t size) {
   if (!memory.fd) return failErrno("cannot create the memfd of feed " + quoted(memory.feed), errno);
   if (ftruncate(memory.fd.get(), static_cast<off_t>(size)) != 0)
     return failErrno("cannot size the memfd of feed " + quoted(memory.feed), errno);
-  auto mapped = mapFd(memory.fd.get(), size, PROT_READ | PROT_WRITE, "the memfd of feed " + quoted(memory.feed));
+  auto mapped =
+      mapFd(memory.fd.get(), size, PROT_READ | PROT_WRITE, "the memfd of feed " + quoted(memory.feed));
   if (!mapped) return std::unexpected(mapped.error());
   memory.mapping = std::move(*mapped);
   return memory;
@@ -49,7 +50,7 @@ Result<FrameMemory> createPosix(FrameMemory memory, std::uint64_t size, mode_t m
     // We hold the feed's socket, so whatever file is there was left by a dead
     // producer. Remove it only if it is ours: another user's file stays, and
     // we say whose it is.
-    struct stat st{};
+    struct stat st {};
     if (stat(posixShmPath(memory.feed).c_str(), &st) == 0 && st.st_uid != geteuid())
       return fail(ErrorCode::PermissionDenied,
                   "permission denied for feed " + quoted(memory.feed) + ": " + posixShmPath(memory.feed) +
@@ -57,8 +58,9 @@ Result<FrameMemory> createPosix(FrameMemory memory, std::uint64_t size, mode_t m
     if (shm_unlink(name.c_str()) != 0 && errno != ENOENT)
       return failErrno("cannot remove the stale " + posixShmPath(memory.feed), errno);
   }
-  if (!memory.fd) return fail(ErrorCode::AlreadyProduced, posixShmPath(memory.feed) + " keeps being re-created");
-  struct stat st{};
+  if (!memory.fd)
+    return fail(ErrorCode::AlreadyProduced, posixShmPath(memory.feed) + " keeps being re-created");
+  struct stat st {};
   // shm_open applies the umask; the mode the caller asked for is the one wanted.
   if (fchmod(memory.fd.get(), mode) != 0 || fstat(memory.fd.get(), &st) != 0 ||
       ftruncate(memory.fd.get(), static_cast<off_t>(size)) != 0) {
@@ -81,7 +83,8 @@ Result<FrameMemory> createPosix(FrameMemory memory, std::uint64_t size, mode_t m
 
 Result<FrameMemory> createSysV(FrameMemory memory, std::uint64_t size, mode_t mode) {
   memory.shmid = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | static_cast<int>(mode & 0777));
-  if (memory.shmid < 0) return failErrno("cannot create the System V segment of feed " + quoted(memory.feed), errno);
+  if (memory.shmid < 0)
+    return failErrno("cannot create the System V segment of feed " + quoted(memory.feed), errno);
   void* base = shmat(memory.shmid, nullptr, 0);
   const int err = errno;
   // Marked for removal at once: it lives while attached (ipcs -m shows it),
@@ -97,7 +100,9 @@ Result<FrameMemory> createSysV(FrameMemory memory, std::uint64_t size, mode_t mo
 }  // namespace
 
 Mapping::Mapping(Mapping&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)), length_(std::exchange(other.length_, 0)), sysv_(other.sysv_) {}
+    : base_(std::exchange(other.base_, nullptr)),
+      length_(std::exchange(other.length_, 0)),
+      sysv_(other.sysv_) {}
 
 Mapping& Mapping::operator=(Mapping&& other) noexcept {
   if (this != &other) {
@@ -126,33 +131,44 @@ Fd& Fd::operator=(Fd&& other) noexcept {
   return *this;
 }
 
-int Fd::release() noexcept { return std::exchange(fd_, -1); }
+int Fd::release() noexcept {
+  return std::exchange(fd_, -1);
+}
 
 void Fd::reset() noexcept {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
 }
 
-std::string posixShmName(std::string_view feed) { return "/frameshm." + std::string(feed); }
-std::string posixShmPath(std::string_view feed) { return "/dev/shm" + posixShmName(feed); }
+std::string posixShmName(std::string_view feed) {
+  return "/frameshm." + std::string(feed);
+}
+std::string posixShmPath(std::string_view feed) {
+  return "/dev/shm" + posixShmName(feed);
+}
 
 FrameMemory::~FrameMemory() {
   if (backend != Backend::Posix || !fd) return;
-  struct stat named{};
+  struct stat named {};
   if (stat(posixShmPath(feed).c_str(), &named) == 0 && named.st_dev == dev && named.st_ino == ino)
     shm_unlink(posixShmName(feed).c_str());
 }
 
-Result<FrameMemory> createFrameMemory(Backend backend, std::string_view feed, std::uint64_t size, mode_t mode) {
+Result<FrameMemory> createFrameMemory(Backend backend, std::string_view feed, std::uint64_t size,
+                                      mode_t mode) {
   FrameMemory memory;
   memory.backend = backend;
   memory.feed = std::string(feed);
   switch (backend) {
-    case Backend::Memfd: return createMemfd(std::move(memory), size);
-    case Backend::Posix: return createPosix(std::move(memory), size, mode);
-    case Backend::SysV: return createSysV(std::move(memory), size, mode);
+    case Backend::Memfd:
+      return createMemfd(std::move(memory), size);
+    case Backend::Posix:
+      return createPosix(std::move(memory), size, mode);
+    case Backend::SysV:
+      return createSysV(std::move(memory), size, mode);
   }
-  return fail(ErrorCode::InvalidArgument, "unknown backend " + std::to_string(static_cast<unsigned>(backend)));
+  return fail(ErrorCode::InvalidArgument,
+              "unknown backend " + std::to_string(static_cast<unsigned>(backend)));
 }
 
 Result<void> sealFrameMemory(FrameMemory& memory) {
@@ -169,11 +185,13 @@ Result<void> sealFrameMemory(FrameMemory& memory) {
 Result<void> openToGroup(FrameMemory& memory, gid_t gid) {
   if (memory.backend != Backend::SysV) return {};
   shmid_ds ds{};
-  if (shmctl(memory.shmid, IPC_STAT, &ds) != 0) return failErrno("cannot read the System V segment's owner", errno);
+  if (shmctl(memory.shmid, IPC_STAT, &ds) != 0)
+    return failErrno("cannot read the System V segment's owner", errno);
   ds.shm_perm.gid = gid;
   ds.shm_perm.mode = (ds.shm_perm.mode & 0777) | 0040;
   if (shmctl(memory.shmid, IPC_SET, &ds) != 0)
-    return failErrno("cannot open the System V segment of feed " + quoted(memory.feed) + " to its group", errno);
+    return failErrno("cannot open the System V segment of feed " + quoted(memory.feed) + " to its group",
+                     errno);
   return {};
 }
 
@@ -192,8 +210,10 @@ Result<ReaderMemory> mapFrameMemory(Backend backend, Fd fd, int shmid, uid_t own
                         ": its System V segment is not open to this user (producer option: allowed group)");
       return failErrno("cannot find the System V segment of feed " + quoted(feed), errno);
     }
-    if (ds.shm_perm.cuid != owner) return corrupt("was created by uid " + std::to_string(ds.shm_perm.cuid) + ", not by its producer");
-    if (ds.shm_segsz < minSize || ds.shm_segsz > layout::kMaxSegmentSize) return corrupt("has an impossible size");
+    if (ds.shm_perm.cuid != owner)
+      return corrupt("was created by uid " + std::to_string(ds.shm_perm.cuid) + ", not by its producer");
+    if (ds.shm_segsz < minSize || ds.shm_segsz > layout::kMaxSegmentSize)
+      return corrupt("has an impossible size");
     void* base = shmat(shmid, nullptr, SHM_RDONLY);
     if (base == reinterpret_cast<void*>(-1)) {
       if (errno == EACCES)
@@ -205,9 +225,10 @@ Result<ReaderMemory> mapFrameMemory(Backend backend, Fd fd, int shmid, uid_t own
     memory.mapping = Mapping(static_cast<std::byte*>(base), memory.size, true);
     return memory;
   }
-  struct stat st{};
+  struct stat st {};
   if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return corrupt("is not shared memory");
-  if (st.st_uid != owner) return corrupt("belongs to uid " + std::to_string(st.st_uid) + ", not to its producer");
+  if (st.st_uid != owner)
+    return corrupt("belongs to uid " + std::to_string(st.st_uid) + ", not to its producer");
   if (backend == Backend::Memfd) {
     const int seals = fcntl(fd.get(), F_GET_SEALS);
     if (seals < 0 || (static_cast<unsigned>(seals) & kFrameSeals) != kFrameSeals)
@@ -230,19 +251,21 @@ Result<ControlMemory> createControl() {
   if (ftruncate(control.fd.get(), layout::kControlSize) != 0 ||
       fcntl(control.fd.get(), F_ADD_SEALS, kControlSeals) != 0)
     return failErrno("cannot set up a reader's control memory", errno);
-  auto mapped = mapFd(control.fd.get(), layout::kControlSize, PROT_READ | PROT_WRITE, "a reader's control memory");
+  auto mapped =
+      mapFd(control.fd.get(), layout::kControlSize, PROT_READ | PROT_WRITE, "a reader's control memory");
   if (!mapped) return std::unexpected(mapped.error());
   control.mapping = std::move(*mapped);
   return control;
 }
 
 Result<ControlMemory> mapControl(Fd fd, std::string_view feed) {
-  struct stat st{};
+  struct stat st {};
   const int seals = fd ? fcntl(fd.get(), F_GET_SEALS) : -1;
   if (!fd || fstat(fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != layout::kControlSize ||
       seals < 0 || (static_cast<unsigned>(seals) & F_SEAL_SHRINK) == 0)
     return fail(ErrorCode::Corrupt, "the producer of feed " + quoted(feed) + " sent unusable control memory");
-  auto mapped = mapFd(fd.get(), layout::kControlSize, PROT_READ | PROT_WRITE, "the control memory of feed " + quoted(feed));
+  auto mapped = mapFd(fd.get(), layout::kControlSize, PROT_READ | PROT_WRITE,
+                      "the control memory of feed " + quoted(feed));
   if (!mapped) return std::unexpected(mapped.error());
   ControlMemory control;
   control.fd = std::move(fd);
@@ -250,11 +273,17 @@ Result<ControlMemory> mapControl(Fd fd, std::string_view feed) {
   return control;
 }
 
+bool shorterThan(int fd, std::uint64_t size) noexcept {
+  struct stat st {};
+  return fstat(fd, &st) != 0 || static_cast<std::uint64_t>(st.st_size) < size;
+}
+
 std::uint64_t randomNonZero() noexcept {
   std::uint64_t value = 0;
   while (value == 0) {
     if (getrandom(&value, sizeof value, 0) != sizeof value)
-      value = static_cast<std::uint64_t>(monotonicNs()) * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(getpid());
+      value = static_cast<std::uint64_t>(monotonicNs()) * 0x9e3779b97f4a7c15ULL ^
+              static_cast<std::uint64_t>(getpid());
   }
   return value;
 }

@@ -30,7 +30,8 @@ namespace frameshm::detail {
 class Mapping {
  public:
   Mapping() = default;
-  Mapping(std::byte* base, std::size_t length, bool sysv) noexcept : base_(base), length_(length), sysv_(sysv) {}
+  Mapping(std::byte* base, std::size_t length, bool sysv) noexcept
+      : base_(base), length_(length), sysv_(sysv) {}
   Mapping(Mapping&& other) noexcept;
   Mapping& operator=(Mapping&& other) noexcept;
   Mapping(const Mapping&) = delete;
@@ -75,8 +76,8 @@ class Fd {
 struct FrameMemory {
   Backend backend = Backend::Memfd;
   std::string feed;
-  Fd fd;         // memfd, or the POSIX file read-write
-  Fd readerFd;   // what readers get: the sealed memfd, or the POSIX file opened read-only
+  Fd fd;           // memfd, or the POSIX file read-write
+  Fd readerFd;     // what readers get: the sealed memfd, or the POSIX file opened read-only
   int shmid = -1;  // SysV only (already IPC_RMID'd: gone with its last attachment)
   dev_t dev = 0;   // POSIX only: which file the name must still refer to when removed
   ino_t ino = 0;
@@ -94,8 +95,8 @@ struct FrameMemory {
 // replaced; the caller owns the feed's socket, so no live producer uses it).
 // SysV: a private segment of `mode`, marked for removal once attached.
 // Errors: PermissionDenied (a POSIX file of another user), SystemError.
-[[nodiscard]] Result<FrameMemory> createFrameMemory(Backend backend, std::string_view feed, std::uint64_t size,
-                                                    mode_t mode);
+[[nodiscard]] Result<FrameMemory> createFrameMemory(Backend backend, std::string_view feed,
+                                                    std::uint64_t size, mode_t mode);
 // Makes the memory unchangeable for readers (memfd seals); a no-op for the
 // others. Errors: SystemError.
 [[nodiscard]] Result<void> sealFrameMemory(FrameMemory& memory);
@@ -105,8 +106,8 @@ struct FrameMemory {
 
 // A reader's mapping of frame memory handed over by a producer of uid `owner`.
 struct ReaderMemory {
-  Mapping mapping;       // read-only, the memory's whole size
-  Fd fd;                 // POSIX: kept for the size check a truncatable file needs
+  Mapping mapping;  // read-only, the memory's whole size
+  Fd fd;            // POSIX: kept for the size check a truncatable file needs
   std::uint64_t size = 0;
 };
 // Maps frame memory read-only: a descriptor (memfd, POSIX) or a SysV id.
@@ -125,6 +126,11 @@ struct ControlMemory {
 [[nodiscard]] Result<ControlMemory> createControl();
 // Reader side: maps the one the producer sent. Errors: Corrupt, SystemError.
 [[nodiscard]] Result<ControlMemory> mapControl(Fd fd, std::string_view feed);
+
+// Whether the file behind `fd` is now shorter than `size` (or cannot be
+// asked): a POSIX file its owner truncated, whose pages past the end raise
+// SIGBUS. Sealed memfds and SysV segments never need asking.
+[[nodiscard]] bool shorterThan(int fd, std::uint64_t size) noexcept;
 
 // A random non-zero 64-bit value (generations).
 [[nodiscard]] std::uint64_t randomNonZero() noexcept;

@@ -21,6 +21,7 @@
 #include "handshake.hpp"
 #include "layout.hpp"
 #include "memory.hpp"
+#include "planes.hpp"
 #include "rate_meter.hpp"
 #include "text.hpp"
 
@@ -112,10 +113,8 @@ struct ProducerState {
   // Whether the whole memory is still there: asked of the kernel for a POSIX
   // file only, which a process of our user can truncate.
   bool usable() noexcept {
-    if (truncated) return false;
-    if (memory.backend != Backend::Posix) return true;
-    struct stat st{};
-    truncated = fstat(memory.fd.get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) < geometry.segmentSize;
+    if (!truncated && memory.backend == Backend::Posix)
+      truncated = shorterThan(memory.fd.get(), geometry.segmentSize);
     return !truncated;
   }
 
@@ -344,7 +343,7 @@ bool ProducerState::onReadable(Connection& c) noexcept {
   const std::size_t want = c.reader ? sizeof buffer : sizeof(Hello) - c.hello.size();
   const ssize_t n = recv(c.socket.get(), buffer, want, MSG_DONTWAIT);
   if (n < 0) return errno == EAGAIN || errno == EINTR;
-  if (n == 0) return false;  // hangup: a reader that died or left
+  if (n == 0) return false;   // hangup: a reader that died or left
   if (c.reader) return true;  // a reader has nothing more to say: ignored
   const std::size_t had = c.hello.size();
   c.hello.resize(had + static_cast<std::size_t>(n));
@@ -436,7 +435,8 @@ Result<void> ProducerState::takeOver(const ProducerOptions& options) {
   hello.request = static_cast<std::uint16_t>(Request::Replace);
   hello.pid = static_cast<std::uint32_t>(getpid());
   if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent) return {};
-  auto answer = receiveWelcome(connection->get(), Request::Replace, monotonicNs() + kReplaceTimeoutNs, options.feed);
+  auto answer =
+      receiveWelcome(connection->get(), Request::Replace, monotonicNs() + kReplaceTimeoutNs, options.feed);
   if (answer && answer->welcome.status != Status::Ok)
     return fail(ErrorCode::AlreadyProduced, "the producer of feed " + quoted(options.feed) + " (pid " +
                                                 std::to_string(cred->pid) + ") refused to hand it over");
@@ -453,7 +453,8 @@ Result<std::unique_ptr<ProducerState>> ProducerState::open(ProducerOptions optio
     return fail(ErrorCode::InvalidArgument, "caps string contains a NUL byte");
   if ((options.mode & ~mode_t{0777}) != 0 || (options.mode & 0600) != 0600)
     return fail(ErrorCode::InvalidArgument, "mode must be within 0777 and include 0600 (owner read-write)");
-  if (options.backend != Backend::Memfd && options.backend != Backend::Posix && options.backend != Backend::SysV)
+  if (options.backend != Backend::Memfd && options.backend != Backend::Posix &&
+      options.backend != Backend::SysV)
     return fail(ErrorCode::InvalidArgument, "unknown backend");
   auto geometry = layout::computeGeometry(options.slots, options.maxReaders, options.format.frameSize);
   if (!geometry) return std::unexpected(geometry.error());
@@ -563,8 +564,7 @@ WriteSlot::~WriteSlot() {
 }
 
 std::byte* WriteSlot::plane(std::uint32_t plane) const noexcept {
-  if (!format_ || plane >= format_->planeCount) return nullptr;
-  return data_.data() + format_->planes[plane].offset;
+  return detail::planeStart(data_.data(), format_, plane);
 }
 
 Producer::Producer(std::unique_ptr<ProducerState> state) noexcept : state_(std::move(state)) {}
@@ -576,7 +576,9 @@ Producer& Producer::operator=(Producer&& other) noexcept {
   }
   return *this;
 }
-Producer::~Producer() { end(); }
+Producer::~Producer() {
+  end();
+}
 
 Result<Producer> Producer::create(ProducerOptions options) {
   auto state = ProducerState::open(std::move(options));
@@ -591,8 +593,7 @@ Result<WriteSlot> Producer::acquire() {
     return fail(ErrorCode::InvalidState, "a slot is already acquired: publish it or let it go first");
   if (!s.usable()) return s.failTruncated();
   if (s.supersededByOther())
-    return fail(ErrorCode::TakenOver,
-                "feed '" + s.options.feed + "' was taken over by another producer");
+    return fail(ErrorCode::TakenOver, "feed '" + s.options.feed + "' was taken over by another producer");
   const std::uint32_t index = s.chooseSlot();
   s.slotOut = true;
   WriteSlot slot;
@@ -685,19 +686,35 @@ void Producer::end() noexcept {
   state_->ended = true;
 }
 
-const FrameFormat& Producer::format() const noexcept { return state_->options.format; }
-const std::string& Producer::feed() const noexcept { return state_->options.feed; }
-std::uint64_t Producer::generation() const noexcept { return state_->generation; }
-std::uint32_t Producer::slotCount() const noexcept { return state_->options.slots; }
-std::uint64_t Producer::segmentSize() const noexcept { return state_->geometry.segmentSize; }
-Backend Producer::backend() const noexcept { return state_->options.backend; }
+const FrameFormat& Producer::format() const noexcept {
+  return state_->options.format;
+}
+const std::string& Producer::feed() const noexcept {
+  return state_->options.feed;
+}
+std::uint64_t Producer::generation() const noexcept {
+  return state_->generation;
+}
+std::uint32_t Producer::slotCount() const noexcept {
+  return state_->options.slots;
+}
+std::uint64_t Producer::segmentSize() const noexcept {
+  return state_->geometry.segmentSize;
+}
+Backend Producer::backend() const noexcept {
+  return state_->options.backend;
+}
 ProducerStats Producer::stats() const noexcept {
   ProducerStats stats = state_->stats;
   stats.readersReclaimed = state_->reclaimed.load(std::memory_order_relaxed);
   return stats;
 }
-double Producer::frameRate() const noexcept { return state_->rate.hz(); }
+double Producer::frameRate() const noexcept {
+  return state_->rate.hz();
+}
 
-std::uint32_t Producer::readerCount() const noexcept { return state_->activeCount.load(std::memory_order_relaxed); }
+std::uint32_t Producer::readerCount() const noexcept {
+  return state_->activeCount.load(std::memory_order_relaxed);
+}
 
 }  // namespace frameshm

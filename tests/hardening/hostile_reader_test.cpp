@@ -6,8 +6,6 @@
 // memory, pin every slot, connect and disconnect 1000 times, send garbage and
 // truncated hellos, connect and never read. Nothing it does may reach the
 // producer or the other readers.
-#include <catch2/catch.hpp>
-
 #include <grp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -16,6 +14,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -63,7 +62,8 @@ struct ReaderReport {
 };
 
 // The handshake by hand, so the attacker holds the raw descriptors.
-std::optional<detail::Received> handshake(const std::string& feed, detail::Fd& connection, std::uint32_t flags) {
+std::optional<detail::Received> handshake(const std::string& feed, detail::Fd& connection,
+                                          std::uint32_t flags) {
   auto fd = detail::connectToFeed(feed, {});
   if (!fd) return std::nullopt;
   connection = std::move(*fd);
@@ -72,7 +72,8 @@ std::optional<detail::Received> handshake(const std::string& feed, detail::Fd& c
   hello.flags = flags;
   hello.pid = static_cast<std::uint32_t>(getpid());
   if (!detail::sendMessage(connection.get(), detail::encode(hello), {})) return std::nullopt;
-  auto got = detail::receiveWelcome(connection.get(), detail::Request::Read, monotonicNs() + 5'000'000'000, feed);
+  auto got =
+      detail::receiveWelcome(connection.get(), detail::Request::Read, monotonicNs() + 5'000'000'000, feed);
   if (!got || got->welcome.status != detail::Status::Ok) return std::nullopt;
   return std::move(*got);
 }
@@ -168,7 +169,8 @@ int verify(const std::string& feed, std::uint64_t frames, const test::ResultPipe
       report.endedBy = static_cast<int>(frame.error().code);
       break;
     }
-    const bool ok = checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == frame->number();
+    const bool ok =
+        checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == frame->number();
     if (!frame->intact()) continue;
     ++report.accepted;
     if (!ok) ++report.badStamps;

@@ -5,16 +5,15 @@
 // memfd and POSIX feeds are read through the socket alone, since the frame
 // memory travels as a descriptor. A System V feed cannot cross an IPC
 // namespace; its consumer says so instead of hanging.
-#include <catch2/catch.hpp>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <optional>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "frameshm/producer.hpp"
@@ -41,10 +40,11 @@ std::optional<int> probeInNamespaces(const std::string& feed, std::string& messa
     message = frameshm::test::readFile(err);
     return std::nullopt;
   }
-  auto child = Child::spawn({"unshare", "--mount", "--ipc", "sh", "-c",
-                             "mount -t tmpfs none /dev/shm && test -z \"$(ls /dev/shm)\" && exec \"$0\" \"$1\"",
-                             FRAMESHM_OPEN_PROBE, feed},
-                            env, "", err);
+  auto child =
+      Child::spawn({"unshare", "--mount", "--ipc", "sh", "-c",
+                    "mount -t tmpfs none /dev/shm && test -z \"$(ls /dev/shm)\" && exec \"$0\" \"$1\"",
+                    FRAMESHM_OPEN_PROBE, feed},
+                   env, "", err);
   const int code = child.wait(20s);
   message = frameshm::test::readFile(err);
   return code;
@@ -52,13 +52,15 @@ std::optional<int> probeInNamespaces(const std::string& feed, std::string& messa
 
 }  // namespace
 
-TEST_CASE("a consumer in its own mount and IPC namespace reads memfd and POSIX feeds through the socket alone") {
+TEST_CASE(
+    "a consumer in its own mount and IPC namespace reads memfd and POSIX feeds through the socket alone") {
   const std::string backend = GENERATE(values({"memfd", "posix", "sysv"}));
   INFO("backend " << backend);
   const auto feed = uniqueFeed("ns-" + backend);
   FeedGuard guard(feed);
-  auto producer = Producer::create(
-      {.feed = feed, .format = *makeFormat(PixelFormat::Gray8, 16, 16), .backend = *backendFromString(backend)});
+  auto producer = Producer::create({.feed = feed,
+                                    .format = *makeFormat(PixelFormat::Gray8, 16, 16),
+                                    .backend = *backendFromString(backend)});
   REQUIRE(producer);
   std::atomic<bool> stop{false};
   std::thread publisher([&] {
@@ -81,7 +83,8 @@ TEST_CASE("a consumer in its own mount and IPC namespace reads memfd and POSIX f
   }
 }
 
-TEST_CASE("a consumer in its own namespaces finds a feed through a socket directory given by FRAMESHM_SOCKET_DIR") {
+TEST_CASE(
+    "a consumer in its own namespaces finds a feed through a socket directory given by FRAMESHM_SOCKET_DIR") {
   TempDir sockets;
   const auto feed = uniqueFeed("nsdir");
   auto producer = Producer::create(
@@ -103,6 +106,6 @@ TEST_CASE("a consumer in its own namespaces finds a feed through a socket direct
   CHECK(*code == 0);
   producer->end();
   CHECK_FALSE(frameshm::test::segmentExists(feed));
-  struct stat st{};
+  struct stat st {};
   CHECK(stat(feedAddress(feed, sockets.path()).c_str(), &st) != 0);  // its socket went with it
 }

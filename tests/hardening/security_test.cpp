@@ -66,9 +66,9 @@ TEST_CASE("the POSIX file and the System V segment are created 0600 unless the p
     REQUIRE(stat(("/dev/shm/frameshm." + feed).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
   }
-  const auto before = frameshm::test::sysvSegments();
+  const auto before = frameshm::test::sysvSegments(getpid());
   auto producer = publishing(feed, Backend::SysV);
-  for (int id : frameshm::test::sysvSegments()) {
+  for (int id : frameshm::test::sysvSegments(getpid())) {
     if (std::find(before.begin(), before.end(), id) != before.end()) continue;
     shmid_ds ds{};
     REQUIRE(shmctl(id, IPC_STAT, &ds) == 0);

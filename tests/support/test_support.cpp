@@ -13,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -62,7 +62,7 @@ bool feedServed(std::string_view feed, std::string_view socketDir) {
 }
 
 bool segmentExists(std::string_view feed) {
-  struct stat st{};
+  struct stat st {};
   const std::string path = "/dev/shm/" + std::string(kShmPrefix) + std::string(feed);
   if (stat(path.c_str(), &st) == 0 || feedServed(feed)) return true;
   const char* dir = std::getenv("FRAMESHM_SOCKET_DIR");
@@ -72,14 +72,14 @@ bool segmentExists(std::string_view feed) {
   return lstat(socket.c_str(), &st) == 0;
 }
 
-std::vector<int> sysvSegments() {
+std::vector<int> sysvSegments(pid_t creator) {
   std::vector<int> ids;
   shm_info info{};
   const int highest = shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info));
   for (int index = 0; index <= highest; ++index) {
     shmid_ds ds{};
     const int id = shmctl(index, SHM_STAT, &ds);
-    if (id >= 0 && ds.shm_perm.cuid == geteuid()) ids.push_back(id);
+    if (id >= 0 && ds.shm_perm.cuid == geteuid() && (creator == 0 || ds.shm_cpid == creator)) ids.push_back(id);
   }
   return ids;
 }
@@ -111,7 +111,7 @@ Child Child::fork(const std::function<int()>& body) {
     // (SIGTERM, SIGSEGV...) instead of running Catch2's fatal-signal
     // handlers, which are not async-signal-safe.
     for (int signal : {SIGINT, SIGILL, SIGFPE, SIGSEGV, SIGTERM, SIGABRT, SIGBUS}) {
-      struct sigaction fallback{};
+      struct sigaction fallback {};
       fallback.sa_handler = SIG_DFL;
       sigaction(signal, &fallback, nullptr);
     }
@@ -168,7 +168,9 @@ Child& Child::operator=(Child&& other) noexcept {
   return *this;
 }
 
-Child::~Child() { wait(std::chrono::milliseconds(0)); }
+Child::~Child() {
+  wait(std::chrono::milliseconds(0));
+}
 
 bool Child::running() {
   if (pid_ <= 0 || reaped_) return false;

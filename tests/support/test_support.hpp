@@ -38,8 +38,9 @@ bool feedServed(std::string_view feed, std::string_view socketDir = {});
 // POSIX files in /dev/shm whose feed name starts with `prefix`.
 std::vector<std::string> segmentsWithPrefix(std::string_view prefix);
 
-// System V segments of this user alive right now (ipcs -m), by id.
-std::vector<int> sysvSegments();
+// System V segments of this user alive right now (ipcs -m), by id; only
+// those `creator` made, if given (tests run in parallel).
+std::vector<int> sysvSegments(pid_t creator = 0);
 
 // Every backend, for tests that run the same way on each.
 inline constexpr const char* kBackends[] = {"memfd", "posix", "sysv"};

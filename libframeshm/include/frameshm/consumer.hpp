@@ -25,15 +25,14 @@
 //   }
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
-
-#include <sys/types.h>
-
 #include <vector>
 
 #include "frameshm/error.hpp"
@@ -74,6 +73,26 @@ struct ReaderStats {
 namespace detail {
 struct Attachment;
 struct ConsumerState;
+
+// Keeps a Frame's memory mapped and its slot pinned; unpins when destroyed or
+// assigned over, so that Frame's own moves are the defaulted ones. Move-only.
+class FrameHold {
+ public:
+  FrameHold() = default;
+  FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept;
+  FrameHold(FrameHold&& other) noexcept;
+  FrameHold& operator=(FrameHold&& other) noexcept;
+  FrameHold(const FrameHold&) = delete;
+  FrameHold& operator=(const FrameHold&) = delete;
+  ~FrameHold() { release(); }
+  [[nodiscard]] Attachment* get() const noexcept { return attachment_.get(); }
+
+ private:
+  void release() noexcept;
+  std::shared_ptr<Attachment> attachment_;
+  std::uint32_t index_ = 0;
+  bool pinned_ = false;
+};
 }  // namespace detail
 
 // A read-only view of one frame in the segment. Move-only; releases its pin
@@ -82,11 +101,11 @@ struct ConsumerState;
 class Frame {
  public:
   Frame() = default;
-  Frame(Frame&& other) noexcept;
-  Frame& operator=(Frame&& other) noexcept;
+  Frame(Frame&& other) noexcept = default;
+  Frame& operator=(Frame&& other) noexcept = default;
   Frame(const Frame&) = delete;
   Frame& operator=(const Frame&) = delete;
-  ~Frame();
+  ~Frame() = default;
 
   // The frame's bytes (payloadSize of them), read-only.
   [[nodiscard]] std::span<const std::byte> data() const noexcept { return data_; }
@@ -104,11 +123,11 @@ class Frame {
   // so everything read from data() so far is this frame. A false answer is
   // counted as a torn read in the consumer's stats (once per Frame).
   [[nodiscard]] bool intact() noexcept;
-  [[nodiscard]] explicit operator bool() const noexcept { return attachment_ != nullptr; }
+  [[nodiscard]] explicit operator bool() const noexcept { return hold_.get() != nullptr; }
 
  private:
   friend struct detail::ConsumerState;
-  std::shared_ptr<detail::Attachment> attachment_;
+  detail::FrameHold hold_;
   std::span<const std::byte> data_;
   const FrameFormat* format_ = nullptr;
   const std::uint64_t* sequenceWord_ = nullptr;
@@ -118,8 +137,6 @@ class Frame {
   std::int64_t publishNs_ = 0;
   std::uint64_t droppedBefore_ = 0;
   std::uint64_t generation_ = 0;
-  std::uint32_t index_ = 0;
-  bool pinned_ = false;
   bool tornCounted_ = false;
 };
 
@@ -163,8 +180,7 @@ class Consumer {
   // Waits like waitFrame, copies the frame into `out` (at least frameSize
   // bytes) and confirms it intact; a torn copy is retried, never returned.
   // Errors: InvalidArgument (buffer too small), and as waitFrame.
-  [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out,
-                                           std::chrono::microseconds timeout);
+  [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out, std::chrono::microseconds timeout);
 
   // With ConsumerOptions::pollable, a descriptor for poll/epoll/GLib/Qt/asyncio
   // loops, the same for the consumer's whole life (-1 otherwise). It becomes

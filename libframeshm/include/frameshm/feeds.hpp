@@ -35,20 +35,20 @@ struct ReaderInfo {
 
 struct FeedInfo {
   std::string name;
-  std::string address;    // the feed's socket (feed.hpp)
+  std::string address;  // the feed's socket (feed.hpp)
   Backend backend = Backend::Memfd;
-  bool valid = false;     // frame memory passed validation; the fields below are meaningful
-  std::string problem;    // why not, when !valid
+  bool valid = false;   // frame memory passed validation; the fields below are meaningful
+  std::string problem;  // why not, when !valid
   std::uint32_t producerPid = 0;
   bool producerAlive = false;
-  bool stale = false;     // left by a dead producer: safe to remove
+  bool stale = false;  // left by a dead producer: safe to remove
   FeedState state = FeedState::Creating;
   FrameFormat format{};
   std::string caps;
   std::uint32_t slotCount = 0;
   std::uint32_t readerCapacity = 0;
   std::uint64_t framesPublished = 0;
-  double rateHz = 0;      // publish rate over the last second
+  double rateHz = 0;  // publish rate over the last second
   std::uint64_t segmentBytes = 0;
   std::uint64_t generation = 0;
   std::vector<ReaderInfo> readers;  // the connected ones

@@ -41,15 +41,15 @@
 namespace frameshm {
 
 struct ProducerOptions {
-  std::string feed{};   // required: 1..200 of [A-Za-z0-9._-]
-  FrameFormat format{}; // required: from makeFormat, or custom and valid
+  std::string feed{};             // required: 1..200 of [A-Za-z0-9._-]
+  FrameFormat format{};           // required: from makeFormat, or custom and valid
   std::uint32_t slots = 3;        // frame slots, 2..64; readers that pin need 2 + pinners
   std::uint32_t maxReaders = 16;  // readers admitted at once, 1..256
   // Permissions of the POSIX file, the SysV segment and a path socket; 0660
   // opens them to the group (descriptors passed over the socket need none).
   mode_t mode = 0600;
-  bool replace = false;           // take over a feed a live producer of this user holds
-  std::string caps{};             // GStreamer caps string, < 4 KiB; empty: none
+  bool replace = false;              // take over a feed a live producer of this user holds
+  std::string caps{};                // GStreamer caps string, < 4 KiB; empty: none
   Backend backend = Backend::Memfd;  // where the frames live
   // Where the feed's socket goes (feed.hpp): empty means FRAMESHM_SOCKET_DIR,
   // else the abstract name @frameshm/<feed>.
@@ -130,8 +130,7 @@ class Producer {
   [[nodiscard]] Result<std::uint64_t> publish(WriteSlot&& slot, const FrameMeta& meta = {});
   // Copies `frame` (at most frameSize bytes) into a slot and publishes it.
   // Returns the frame number. Errors: as acquire and publish.
-  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame,
-                                            const FrameMeta& meta = {});
+  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame, const FrameMeta& meta = {});
 
   // Starts a new generation of the feed with another format or caps: the
   // current segment is marked superseded and a new one takes the name.
