@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -146,7 +147,7 @@ TEST_CASE("a live producer's feed is refused to a second producer, naming its pi
   CHECK(publishStamped(first) == 1);  // the first one is untouched
 }
 
-TEST_CASE("replace takes a live feed over; the old producer learns it, readers follow") {
+TEST_CASE("replace takes a live feed over, the old producer learns it and readers follow") {
   const auto feed = uniqueFeed("replace");
   FeedGuard guard(feed);
   auto first = makeProducer(feed);
@@ -458,4 +459,30 @@ TEST_CASE("a pollable consumer's descriptor is readable after a publish and afte
   CHECK(readable(5000));
   CHECK(consumer->tryFrame().error().code == ErrorCode::FeedEnded);
   CHECK(consumer->pollFd() == fd);  // the same descriptor for the consumer's whole life
+}
+
+TEST_CASE("a path socket left by a dead producer is replaced by the next one, and removed when it ends") {
+  frameshm::test::TempDir dir;
+  const auto feed = uniqueFeed("pathsock");
+  auto crashed = frameshm::test::Child::fork([&] {
+    auto producer = Producer::create({.feed = feed, .format = smallFormat(), .socketDir = dir.path()});
+    if (!producer) return 1;
+    raise(SIGKILL);
+    return 0;
+  });
+  REQUIRE(crashed.wait(5000ms) == 128 + SIGKILL);
+  const std::string path = feedAddress(feed, dir.path());
+  struct stat st{};
+  REQUIRE(lstat(path.c_str(), &st) == 0);  // a path outlives a kill -9; an abstract name does not
+  auto stale = Consumer::open({.feed = feed, .socketDir = dir.path()});
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error().code == ErrorCode::NotFound);
+  auto next = Producer::create({.feed = feed, .format = smallFormat(), .socketDir = dir.path()});
+  REQUIRE(next);
+  publishStamped(*next);
+  auto consumer = Consumer::open({.feed = feed, .socketDir = dir.path()});
+  REQUIRE(consumer);
+  CHECK(consumer->waitFrame(1s));
+  next->end();
+  CHECK(lstat(path.c_str(), &st) != 0);
 }

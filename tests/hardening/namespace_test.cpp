@@ -62,14 +62,12 @@ TEST_CASE(
                                     .format = *makeFormat(PixelFormat::Gray8, 16, 16),
                                     .backend = *backendFromString(backend)});
   REQUIRE(producer);
-  std::atomic<bool> stop{false};
-  std::thread publisher([&] {
-    while (!stop && producer->write(std::vector<std::byte>(256))) std::this_thread::sleep_for(5ms);
-  });
   std::string message;
-  const auto code = probeInNamespaces(feed, message);
-  stop = true;
-  publisher.join();
+  std::optional<int> code;
+  {
+    frameshm::test::BackgroundPublisher publisher(*producer, 5ms);
+    code = probeInNamespaces(feed, message);
+  }
   if (!code) {
     WARN("skipped: this machine does not allow unshare --mount --ipc: " << message);
     return;
@@ -90,14 +88,12 @@ TEST_CASE(
   auto producer = Producer::create(
       {.feed = feed, .format = *makeFormat(PixelFormat::Gray8, 16, 16), .socketDir = sockets.path()});
   REQUIRE(producer);
-  std::atomic<bool> stop{false};
-  std::thread publisher([&] {
-    while (!stop && producer->write(std::vector<std::byte>(256))) std::this_thread::sleep_for(5ms);
-  });
   std::string message;
-  const auto code = probeInNamespaces(feed, message, {"FRAMESHM_SOCKET_DIR=" + sockets.path()});
-  stop = true;
-  publisher.join();
+  std::optional<int> code;
+  {
+    frameshm::test::BackgroundPublisher publisher(*producer, 5ms);
+    code = probeInNamespaces(feed, message, {"FRAMESHM_SOCKET_DIR=" + sockets.path()});
+  }
   if (!code) {
     WARN("skipped: this machine does not allow unshare --mount --ipc: " << message);
     return;

@@ -2,19 +2,21 @@
 // Who may read a feed: the producer's user and root always; another user
 // only when the producer lets its uid or one of its groups in (SO_PEERCRED
 // on the feed's socket), whatever the backend.
-#include <catch2/catch.hpp>
-
+#include <grp.h>
+#include <signal.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "frameshm/consumer.hpp"
 #include "frameshm/producer.hpp"
 #include "test_support.hpp"
 
@@ -62,7 +64,7 @@ TEST_CASE("the POSIX file and the System V segment are created 0600 unless the p
   FeedGuard guard(feed);
   {
     auto producer = publishing(feed, Backend::Posix);
-    struct stat st{};
+    struct stat st {};
     REQUIRE(stat(("/dev/shm/frameshm." + feed).c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
   }
@@ -109,13 +111,42 @@ TEST_CASE("with the group option another uid in that group reads the feed, and o
   const auto feed = uniqueFeed("group");
   FeedGuard guard(feed);
   auto producer = publishing(feed, *backendFromString(backend), {kNogroup});
-  std::atomic<bool> stop{false};
-  std::thread publisher([&] {
-    while (!stop && producer.write(std::vector<std::byte>(256))) std::this_thread::sleep_for(10ms);
-  });
-  auto [code, message] = probeAsNobody(feed, "");
-  stop = true;
-  publisher.join();
+  std::pair<int, std::string> probed;
+  {
+    frameshm::test::BackgroundPublisher publisher(producer, 10ms);
+    probed = probeAsNobody(feed, "");
+  }
+  const auto& [code, message] = probed;
   INFO(message);
   CHECK(code == 0);
+}
+
+TEST_CASE("a feed name squatted by another uid is refused by consumers and producers, naming that uid") {
+  if (getuid() != 0) {
+    WARN("needs root to run a squatter as another user: not checked");
+    return;
+  }
+  const auto feed = uniqueFeed("squat");
+  FeedGuard guard(feed);
+  frameshm::test::ResultPipe<int> ready;
+  auto squatter = Child::fork([&] {
+    if (setgroups(0, nullptr) != 0 || setgid(kNogroup) != 0 || setuid(65534) != 0) return 9;
+    auto producer = Producer::create({.feed = feed, .format = *makeFormat(PixelFormat::Gray8, 16, 16)});
+    if (!producer) return 1;
+    (void)producer->write(std::vector<std::byte>(256));
+    ready.send(1);
+    pause();
+    return 0;
+  });
+  REQUIRE(ready.receive(10s));
+  auto consumer = Consumer::open({.feed = feed});
+  REQUIRE_FALSE(consumer);
+  CHECK(consumer.error().code == ErrorCode::PermissionDenied);
+  CHECK(consumer.error().message.find("permission denied for feed '" + feed + "'") != std::string::npos);
+  CHECK(consumer.error().message.find("uid 65534") != std::string::npos);
+  // Trusted by choice, it reads.
+  auto trusting = Consumer::open({.feed = feed, .trustedUids = {65534}});
+  CHECK(trusting);
+  squatter.kill(SIGKILL);
+  CHECK(squatter.wait(10s) == 128 + SIGKILL);
 }

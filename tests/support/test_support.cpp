@@ -206,6 +206,17 @@ void Child::kill(int signal) noexcept {
   if (pid_ > 0 && !reaped_) ::kill(pid_, signal);
 }
 
+BackgroundPublisher::BackgroundPublisher(Producer& producer, std::chrono::milliseconds interval)
+    : thread_([this, &producer, interval] {
+        const std::vector<std::byte> frame(producer.format().frameSize);
+        while (!stop_ && producer.write(frame)) std::this_thread::sleep_for(interval);
+      }) {}
+
+BackgroundPublisher::~BackgroundPublisher() {
+  stop_ = true;
+  thread_.join();
+}
+
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;

@@ -16,13 +16,17 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <type_traits>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include "frameshm/producer.hpp"
 
 namespace frameshm::test {
 
@@ -116,6 +120,20 @@ class ResultPipe {
 
  private:
   int fds_[2]{-1, -1};
+};
+
+// Publishes zero-filled frames through `producer` every `interval`, on a
+// thread of its own, until destroyed or a publish fails.
+class BackgroundPublisher {
+ public:
+  BackgroundPublisher(Producer& producer, std::chrono::milliseconds interval);
+  BackgroundPublisher(const BackgroundPublisher&) = delete;
+  BackgroundPublisher& operator=(const BackgroundPublisher&) = delete;
+  ~BackgroundPublisher();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // The whole contents of a file ("" if it cannot be read).
