@@ -49,21 +49,29 @@ void print(const std::string& name, double value, const char* unit) {
   std::printf("%-44s %12.2f %s\n", name.c_str(), value, unit);
 }
 
-// Readers that block in waitFrame and read until the feed ends.
-std::vector<Child> blockedReaders(const std::string& feed, int count) {
+// Readers that block in waitFrame (or poll with tryFrame every millisecond,
+// never blocking) and read until the feed ends.
+std::vector<Child> startReaders(const std::string& feed, int count, bool polling) {
   std::vector<Child> readers;
   for (int i = 0; i < count; ++i)
-    readers.push_back(Child::fork([feed] {
+    readers.push_back(Child::fork([feed, polling] {
       auto consumer = Consumer::open({.feed = feed, .openTimeout = 10s});
       if (!consumer) return 1;
-      while (consumer->waitFrame(5s)) {
+      if (!polling) {
+        while (consumer->waitFrame(5s)) {
+        }
+        return 0;
       }
-      return 0;
+      for (;;) {
+        auto frame = consumer->tryFrame();
+        if (!frame && frame.error().code != ErrorCode::NoFrame) return 0;
+        std::this_thread::sleep_for(1ms);
+      }
     }));
   return readers;
 }
 
-void producerCpu(Backend backend, int frames, std::initializer_list<int> counts) {
+void producerCpu(Backend backend, int frames, std::initializer_list<int> counts, bool polling = false) {
   for (int readers : counts) {
     const auto feed = frameshm::test::uniqueFeed("cpu");
     auto producer = Producer::create({.feed = feed,
@@ -71,7 +79,7 @@ void producerCpu(Backend backend, int frames, std::initializer_list<int> counts)
                                       .maxReaders = 64,
                                       .backend = backend});
     if (!producer) return;
-    auto children = blockedReaders(feed, readers);
+    auto children = startReaders(feed, readers, polling);
     while (producer->readerCount() < static_cast<std::uint32_t>(readers)) std::this_thread::sleep_for(1ms);
     std::this_thread::sleep_for(100ms);
     std::int64_t cpu = 0;
@@ -85,7 +93,7 @@ void producerCpu(Backend backend, int frames, std::initializer_list<int> counts)
     producer->end();
     for (auto& c : children) c.wait(10s);
     print(std::string("producer CPU per frame, ") + toString(backend) + ", " + std::to_string(readers) +
-              " readers",
+              (polling ? " polling readers" : " blocked readers"),
           static_cast<double>(cpu) / frames / 1000.0, "us");
   }
 }
@@ -261,9 +269,15 @@ void connectToFirstFrame(int rounds) {
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool pollingOnly = argc > 1 && std::strcmp(argv[1], "--polling") == 0;
+  if (pollingOnly) {
+    producerCpu(Backend::Memfd, 1000, {1, 64}, true);
+    return 0;
+  }
   for (Backend backend : {Backend::Memfd, Backend::Posix, Backend::SysV})
     producerCpu(backend, quick ? 200 : 1000,
                 quick ? std::initializer_list<int>{1, 8} : std::initializer_list<int>{1, 8, 32, 64});
+  producerCpu(Backend::Memfd, quick ? 200 : 1000, {1, 64}, true);
   wakeFloor(quick ? 200 : 1000);
   wakeLatency(640, 480, quick ? 200 : 1000);
   wakeLatency(3840, 2160, quick ? 200 : 1000);

@@ -285,7 +285,13 @@ bool ProducerState::onHello(Connection& c, const Hello& hello) noexcept {
       // Superseded first, then the hangups: readers read the state before
       // they take a hangup for a death.
       takenOver.store(true, std::memory_order_release);
-      markEnded(FeedState::Superseded);
+      // Not markEnded(): that is the publishing thread's (its truncation flag).
+      if (memory.backend != Backend::Posix || !shorterThan(memory.fd.get(), geometry.segmentSize)) {
+        std::uint32_t live = static_cast<std::uint32_t>(FeedState::Live);
+        (void)compareExchange(header->state, live, static_cast<std::uint32_t>(FeedState::Superseded));
+        wakeReaders();
+        futexWakeAll(&header->wakeWord);
+      }
       closeListener();
       (void)answer(Status::Ok, {}, {});
       return false;
