@@ -53,7 +53,7 @@
 #include "frameshm/clock.hpp"
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
@@ -63,6 +63,7 @@ namespace {
 
 constexpr guint DEFAULT_SLOTS = 3;
 constexpr guint DEFAULT_MODE = 0600;
+constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
 constexpr gboolean DEFAULT_OFFER_SLOTS = TRUE;
 
@@ -74,6 +75,7 @@ enum {
   PROP_FEED,
   PROP_SLOTS,
   PROP_MODE,
+  PROP_BACKEND,
   PROP_REPLACE,
   PROP_OFFER_SLOTS,
   PROP_READERS,
@@ -294,6 +296,10 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
     case PROP_MODE:
       self->mode = g_value_get_uint(value);
       break;
+    case PROP_BACKEND:
+      g_free(self->backend);
+      self->backend = g_value_dup_string(value);
+      break;
     case PROP_REPLACE:
       self->replace = g_value_get_boolean(value);
       break;
@@ -324,6 +330,11 @@ static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* va
     case PROP_MODE:
       GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->mode);
+      GST_OBJECT_UNLOCK(self);
+      break;
+    case PROP_BACKEND:
+      GST_OBJECT_LOCK(self);
+      g_value_set_string(value, self->backend);
       GST_OBJECT_UNLOCK(self);
       break;
     case PROP_REPLACE:
@@ -382,10 +393,16 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   }
   GST_OBJECT_LOCK(self);
   const bool replace = self->replace;
+  const std::string backend = self->backend ? self->backend : "";
   GST_OBJECT_UNLOCK(self);
+  if (!frameshm::backendFromString(backend)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Unknown backend '%s' (use memfd, posix or sysv).", backend.c_str()),
+                      ("invalid 'backend' property"));
+    return FALSE;
+  }
   // Fail the state change now rather than at the first caps, if we can tell.
   if (auto info = frameshm::inspectFeed(feed); info && info->valid && info->producerAlive && !replace &&
-                                               info->state == frameshm::layout::FeedState::Live) {
+                                               info->state == frameshm::FeedState::Live) {
     GST_ELEMENT_ERROR(
         self, RESOURCE, BUSY,
         ("Feed '%s' is already produced by pid %u (stop it, or set replace=true to take it over).",
@@ -457,7 +474,9 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
                                     .slots = self->slots,
                                     .mode = static_cast<mode_t>(self->mode),
                                     .replace = static_cast<bool>(self->replace),
-                                    .caps = capsString};
+                                    .caps = capsString,
+                                    .backend = frameshm::backendFromString(self->backend ? self->backend : "")
+                                                   .value_or(frameshm::Backend::Memfd)};
   GST_OBJECT_UNLOCK(self);
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
@@ -639,6 +658,7 @@ static gboolean gst_frameshm_sink_event(GstBaseSink* sink, GstEvent* event) {
 static void gst_frameshm_sink_finalize(GObject* object) {
   auto* self = GST_FRAMESHM_SINK(object);
   g_free(self->feed);
+  g_free(self->backend);
   delete self->state;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -671,6 +691,12 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
                         "Permissions of the segment, in octal on a command line: mode=0600 (owner only) or "
                         "mode=0660 (the group may read); must include 0600 (shown in decimal: 384 is 0600)",
                         0, 0777, DEFAULT_MODE, rw));
+  g_object_class_install_property(
+      objectClass, PROP_BACKEND,
+      g_param_spec_string("backend", "Backend",
+                          "Where the frames live: memfd (sealed, passed over the feed's socket), posix "
+                          "(/dev/shm/frameshm.<feed>) or sysv (System V shared memory)",
+                          DEFAULT_BACKEND, rw));
   g_object_class_install_property(
       objectClass, PROP_REPLACE,
       g_param_spec_boolean("replace", "Replace",
@@ -727,6 +753,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->feed = nullptr;
   self->slots = DEFAULT_SLOTS;
   self->mode = DEFAULT_MODE;
+  self->backend = g_strdup(DEFAULT_BACKEND);
   self->replace = DEFAULT_REPLACE;
   self->offer_slots = DEFAULT_OFFER_SLOTS;
   self->state = new GstFrameshmSinkState();

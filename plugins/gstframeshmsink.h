@@ -30,6 +30,7 @@ struct _GstFrameshmSink {
   gchar* feed;
   guint slots;
   guint mode;
+  gchar* backend;  // "memfd", "posix" or "sysv"
   gboolean replace;
   gboolean offer_slots;
 

@@ -57,7 +57,7 @@
 
 #include "frameshm/clock.hpp"
 #include "frameshm/consumer.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_src_debug);

@@ -26,7 +26,7 @@
 #include "frameshm/format.hpp"
 #include "frameshm/opencv.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/stamp.hpp"
 #include "pattern.hpp"
 #include "program_support.hpp"
@@ -49,6 +49,7 @@ struct Options {
   std::uint64_t frames = 0;
   std::uint32_t slots = 3;
   std::string mode = "0600";
+  std::string backend = "memfd";
   bool replace = false;
   bool loop = false;
   bool still = false;
@@ -353,7 +354,8 @@ int run(const Options& options) {
                                     .slots = options.slots,
                                     .mode = *mode,
                                     .replace = options.replace,
-                                    .caps = capsFor(*format)});
+                                    .caps = capsFor(*format),
+                                    .backend = *frameshm::backendFromString(options.backend)});
   if (!producer) return usageError(producer.error().message);
   programs::installStopHandlers();
   std::fprintf(stderr, "frameshm-producer: feed '%s': %s from %s, %u slots\n", options.feed.c_str(),
@@ -400,6 +402,10 @@ int main(int argc, char** argv) {
   app.add_option("--mode", options.mode, "Permissions of the feed, octal (0660 opens it to the group)")
       ->capture_default_str();
   app.add_flag("--replace", options.replace, "Take the feed over from a live producer");
+  app.add_option("--backend", options.backend,
+                 "Where the frames live: memfd (sealed, over the feed's socket), posix (/dev/shm) or sysv")
+      ->check(CLI::IsMember({"memfd", "posix", "sysv"}))
+      ->capture_default_str();
   app.add_flag("--loop", options.loop, "Play a file source again from the start when it ends");
   app.add_flag(
       "--still", options.still,

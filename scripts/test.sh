@@ -77,6 +77,9 @@ trap 'rm -rf "$corpus"' EXIT
 cp "$root"/tests/fuzz/corpus/* "$corpus"/
 "$out/fuzz/tests/fuzz/segment_fuzz" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
   -artifact_prefix="$out/fuzz/" "$corpus" || failed+=("fuzzing")
+step "fuzz: the socket handshake's parsers, ${fuzz_seconds} s"
+"$out/fuzz/tests/fuzz/handshake_fuzz" -max_total_time="$fuzz_seconds" -print_final_stats=1 \
+  -artifact_prefix="$out/fuzz/handshake-" || failed+=("handshake fuzzing")
 
 step "leftovers in /dev/shm"
 after=$(ls /dev/shm | grep '^frameshm\.' || true)

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "frameshm/format.hpp"
-#include "frameshm/layout.hpp"
+#include "layout.hpp"
 
 using namespace frameshm;
 using namespace frameshm::layout;
@@ -31,9 +31,8 @@ struct ValidSegment {
     header.slotCount = 3;
     header.readerCapacity = 16;
     header.slotHeaderSize = sizeof(SlotHeader);
-    header.readerSlotSize = sizeof(ReaderSlot);
+    header.controlSize = sizeof(ReaderControl);
     header.slotTableOffset = geometry.slotTableOffset;
-    header.readerTableOffset = geometry.readerTableOffset;
     header.payloadOffset = geometry.payloadOffset;
     header.slotStride = geometry.slotStride;
     header.format = toBlock(format);
@@ -45,8 +44,8 @@ struct ValidSegment {
 
 }  // namespace
 
-TEST_CASE("layout sizes and offsets are pinned at ABI version 1") {
-  CHECK(kAbiVersion == 1);
+TEST_CASE("layout sizes and offsets are pinned at ABI version 2") {
+  CHECK(kAbiVersion == 2);
   CHECK(kMagic == 0x4d4853454d415246ULL);
   CHECK(sizeof(SegmentHeader) == 4416);
   CHECK(alignof(SegmentHeader) == 64);
@@ -58,11 +57,13 @@ TEST_CASE("layout sizes and offsets are pinned at ABI version 1") {
   CHECK(offsetof(SegmentHeader, slotCount) == 44);
   CHECK(offsetof(SegmentHeader, readerCapacity) == 48);
   CHECK(offsetof(SegmentHeader, slotTableOffset) == 64);
+  CHECK(offsetof(SegmentHeader, backend) == 72);
   CHECK(offsetof(SegmentHeader, payloadOffset) == 80);
   CHECK(offsetof(SegmentHeader, format) == 96);
   CHECK(offsetof(SegmentHeader, state) == 256);
   CHECK(offsetof(SegmentHeader, latestSlot) == 260);
   CHECK(offsetof(SegmentHeader, framesPublished) == 264);
+  CHECK(offsetof(SegmentHeader, wakeWord) == 280);
   CHECK(offsetof(SegmentHeader, caps) == 320);
   CHECK(sizeof(FormatBlock) == 80);
   CHECK(offsetof(FormatBlock, planeOffset) == 32);
@@ -74,23 +75,23 @@ TEST_CASE("layout sizes and offsets are pinned at ABI version 1") {
   CHECK(offsetof(SlotHeader, publishNs) == 24);
   CHECK(offsetof(SlotHeader, payloadSize) == 48);
   CHECK(offsetof(SlotHeader, flags) == 56);
-  CHECK(sizeof(ReaderSlot) == 128);
-  CHECK(offsetof(ReaderSlot, token) == 8);
-  CHECK(offsetof(ReaderSlot, pinnedMask) == 16);
-  CHECK(offsetof(ReaderSlot, framesRead) == 24);
-  CHECK(offsetof(ReaderSlot, wake) == 64);
+  CHECK(sizeof(ReaderControl) == 64);
+  CHECK(offsetof(ReaderControl, pinnedMask) == 0);
+  CHECK(offsetof(ReaderControl, waiting) == 8);
+  CHECK(offsetof(ReaderControl, framesRead) == 16);
+  CHECK(offsetof(ReaderControl, lastReadNs) == 40);
+  CHECK(kControlSize == 4096);
   CHECK(kCapsCapacity == 4096);
   CHECK(kMaxSlots == 64);
 }
 
-TEST_CASE("geometry puts the reader table and every payload on its own pages") {
+TEST_CASE("geometry puts every payload on its own pages, and no reader state in the frame memory") {
   auto g = computeGeometry(3, 16, 1920 * 1080 * 3);
   REQUIRE(g);
   CHECK(g->slotTableOffset == sizeof(SegmentHeader));
-  CHECK(g->readerTableOffset % kPageSize == 0);
-  CHECK(g->readerTableOffset >= g->slotTableOffset + 3 * sizeof(SlotHeader));
-  CHECK(g->readerTableSize == kPageSize);  // 16 * 128 bytes rounded up
-  CHECK(g->payloadOffset == g->readerTableOffset + g->readerTableSize);
+  CHECK(g->payloadOffset % kPageSize == 0);
+  CHECK(g->payloadOffset == 8192);  // header + 3 slot headers, rounded up
+  CHECK(*computeGeometry(3, 256, 4096) == *computeGeometry(3, 1, 4096));  // readers cost no frame memory
   CHECK(g->slotStride == 6221824);  // 6220800 rounded up to a page
   CHECK(g->segmentSize == g->payloadOffset + 3 * g->slotStride);
 }
@@ -131,10 +132,14 @@ TEST_CASE("validation rejects every corrupted header field with a clear error") 
     auto result = validate(s.header, size, "cam0");
     REQUIRE(!result);
     CHECK(result.error().code == ErrorCode::AbiMismatch);
-    CHECK(result.error().message.find("segment 'cam0' has ABI version 3, this library reads 1") != std::string::npos);
+    CHECK(result.error().message.find("segment 'cam0' has ABI version 3, this library reads 2") != std::string::npos);
+  }
+  SECTION("an ABI 1 reader's view: version 1 is refused, not read as garbage") {
+    s.header.abiVersion = 1;
+    CHECK(codeOf(s.header, size) == ErrorCode::AbiMismatch);
   }
   SECTION("wrong structure sizes") {
-    s.header.readerSlotSize = 64;
+    s.header.controlSize = 128;
     CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
   }
   SECTION("absurd slot count") {

@@ -3,14 +3,19 @@
 //
 //   frameshm-ls                 # table of every feed, its producer and readers
 //   frameshm-ls --json cam0     # one feed, as JSON
-//   frameshm-ls --clean         # also remove segments whose producer died
+//   frameshm-ls --clean         # also remove what dead producers left (POSIX files, path sockets)
+//
+// Every backend is listed: a feed is found by its socket (abstract names in
+// /proc/net/unix, path sockets in FRAMESHM_SOCKET_DIR or --socket-dir), and
+// a dead POSIX producer by its file in /dev/shm. Names and messages are
+// printed escaped: a hostile name cannot put escapes on the terminal.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "frameshm/feeds.hpp"
-#include "json_writer.hpp"
 
 namespace {
 
@@ -36,13 +41,14 @@ void printTable(const std::vector<Listed>& feeds) {
     std::printf("no frameshm feeds\n");
     return;
   }
-  std::printf("%-28s %-8s %-6s %-9s %-24s %5s %10s %8s %7s\n", "FEED", "PID", "ALIVE", "STATE", "FORMAT",
-              "SLOTS", "FRAMES", "FPS", "READERS");
+  std::printf("%-28s %-8s %-6s %-7s %-9s %-24s %5s %10s %8s %7s\n", "FEED", "PID", "ALIVE", "BACKEND",
+              "STATE", "FORMAT", "SLOTS", "FRAMES", "FPS", "READERS");
   for (const Listed& feed : feeds) {
     const auto& f = feed.info;
-    std::printf("%-28s %-8u %-6s %-9s %-24s %5u %10llu %8.2f %7zu\n", f.name.c_str(), f.producerPid,
-                f.producerAlive ? "yes" : "no", status(feed), formatText(f).c_str(), f.slotCount,
-                static_cast<unsigned long long>(f.framesPublished), f.rateHz, f.readers.size());
+    std::printf("%-28s %-8u %-6s %-7s %-9s %-24s %5u %10llu %8.2f %7zu\n", f.name.c_str(), f.producerPid,
+                f.producerAlive ? "yes" : "no", frameshm::toString(f.backend), status(feed),
+                formatText(f).c_str(), f.slotCount, static_cast<unsigned long long>(f.framesPublished),
+                f.rateHz, f.readers.size());
     if (!f.valid && !f.problem.empty()) std::printf("  problem: %s\n", f.problem.c_str());
     if (!feed.removeError.empty()) std::printf("  not removed: %s\n", feed.removeError.c_str());
     for (const auto& r : f.readers)
@@ -54,50 +60,49 @@ void printTable(const std::vector<Listed>& feeds) {
 }
 
 void printJson(const std::vector<Listed>& feeds) {
-  frameshm::tools::JsonWriter json;
-  json.beginObject().key("feeds").beginArray();
+  auto list = nlohmann::json::array();
   for (const Listed& feed : feeds) {
     const auto& f = feed.info;
-    json.beginObject();
-    json.key("name").value(f.name);
-    json.key("valid").value(f.valid);
-    if (!f.problem.empty()) json.key("problem").value(f.problem);
-    json.key("state").value(f.valid ? frameshm::toString(f.state) : "unknown");
-    json.key("stale").value(f.stale);
-    json.key("removed").value(feed.removed);
-    if (!feed.removeError.empty()) json.key("removeError").value(feed.removeError);
-    json.key("producerPid").value(f.producerPid);
-    json.key("producerAlive").value(f.producerAlive);
+    nlohmann::json entry{{"name", f.name},
+                         {"address", f.address},
+                         {"backend", frameshm::toString(f.backend)},
+                         {"valid", f.valid},
+                         {"state", f.valid ? frameshm::toString(f.state) : "unknown"},
+                         {"stale", f.stale},
+                         {"removed", feed.removed},
+                         {"producerPid", f.producerPid},
+                         {"producerAlive", f.producerAlive}};
+    if (!f.problem.empty()) entry["problem"] = f.problem;
+    if (!feed.removeError.empty()) entry["removeError"] = feed.removeError;
     if (f.valid) {
-      json.key("format").value(frameshm::toString(f.format.pixelFormat));
-      json.key("width").value(f.format.width);
-      json.key("height").value(f.format.height);
-      json.key("rate").value(std::to_string(f.format.rate.num) + "/" + std::to_string(f.format.rate.den));
-      json.key("frameSize").value(f.format.frameSize);
-      json.key("caps").value(f.caps);
+      entry["format"] = frameshm::toString(f.format.pixelFormat);
+      entry["width"] = f.format.width;
+      entry["height"] = f.format.height;
+      entry["rate"] = std::to_string(f.format.rate.num) + "/" + std::to_string(f.format.rate.den);
+      entry["frameSize"] = f.format.frameSize;
+      entry["caps"] = f.caps;
     }
-    json.key("slots").value(f.slotCount);
-    json.key("readerCapacity").value(f.readerCapacity);
-    json.key("framesPublished").value(f.framesPublished);
-    json.key("fps").value(f.rateHz);
-    json.key("segmentBytes").value(f.segmentBytes);
-    json.key("generation").value(f.generation);
-    json.key("readers").beginArray();
-    for (const auto& r : f.readers) {
-      json.beginObject();
-      json.key("index").value(r.index);
-      json.key("pid").value(r.pid);
-      json.key("alive").value(r.alive);
-      json.key("framesRead").value(r.framesRead);
-      json.key("framesDropped").value(r.framesDropped);
-      json.key("framesTorn").value(r.framesTorn);
-      json.endObject();
-    }
-    json.endArray();
-    json.endObject();
+    entry["slots"] = f.slotCount;
+    entry["readerCapacity"] = f.readerCapacity;
+    entry["framesPublished"] = f.framesPublished;
+    entry["fps"] = f.rateHz;
+    entry["segmentBytes"] = f.segmentBytes;
+    entry["generation"] = f.generation;
+    auto readers = nlohmann::json::array();
+    for (const auto& r : f.readers)
+      readers.push_back({{"index", r.index},
+                         {"pid", r.pid},
+                         {"alive", r.alive},
+                         {"framesRead", r.framesRead},
+                         {"framesDropped", r.framesDropped},
+                         {"framesTorn", r.framesTorn}});
+    entry["readers"] = std::move(readers);
+    list.push_back(std::move(entry));
   }
-  json.endArray().endObject();
-  std::printf("%s\n", json.str().c_str());
+  // Invalid UTF-8 in a hostile name or caps string is replaced, never thrown on.
+  std::printf("%s\n", nlohmann::json{{"feeds", std::move(list)}}
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                          .c_str());
 }
 
 }  // namespace
@@ -109,7 +114,10 @@ int main(int argc, char** argv) {
   bool asJson = false, clean = false;
   std::vector<std::string> names;
   app.add_flag("--json", asJson, "print JSON instead of a table");
-  app.add_flag("--clean", clean, "remove segments whose producer is dead (never a live feed)");
+  std::string socketDir;
+  app.add_flag("--clean", clean,
+               "remove what dead producers left: POSIX files, path sockets (never a live feed)");
+  app.add_option("--socket-dir", socketDir, "look for path sockets here (default: $FRAMESHM_SOCKET_DIR)");
   app.add_option("feeds", names, "only these feeds (default: all)");
   try {
     app.parse(argc, argv);
@@ -122,10 +130,10 @@ int main(int argc, char** argv) {
 
   std::vector<Listed> feeds;
   if (names.empty()) {
-    for (auto& info : frameshm::listFeeds()) feeds.push_back({std::move(info)});
+    for (auto& info : frameshm::listFeeds(socketDir)) feeds.push_back({std::move(info)});
   } else {
     for (const auto& name : names) {
-      auto info = frameshm::inspectFeed(name);
+      auto info = frameshm::inspectFeed(name, socketDir);
       if (!info) {
         std::fprintf(stderr, "frameshm-ls: %s\n", info.error().message.c_str());
         return 2;
@@ -136,7 +144,7 @@ int main(int argc, char** argv) {
   if (clean) {
     for (Listed& feed : feeds) {
       if (!feed.info.stale) continue;
-      auto removed = frameshm::removeIfStale(feed.info.name);
+      auto removed = frameshm::removeIfStale(feed.info.name, socketDir);
       if (removed)
         feed.removed = *removed;
       else

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/consumer.hpp"
 
-#include <semaphore.h>
-#include <sys/random.h>
-#include <time.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -13,55 +15,35 @@
 
 #include "atomics.hpp"
 #include "frameshm/clock.hpp"
-#include "frameshm/layout.hpp"
-#include "frameshm/segment.hpp"
+#include "handshake.hpp"
+#include "layout.hpp"
+#include "memory.hpp"
+#include "planes.hpp"
 #include "rate_meter.hpp"
 #include "text.hpp"
 
 namespace frameshm {
 namespace detail {
 
-using layout::FeedState;
-
 namespace {
 
-// A blocked reader looks at its producer's lock at least this often, so a
-// dead producer is reported within about this long.
-constexpr std::int64_t kLivenessIntervalNs = 50'000'000;
 // How often a reader waiting for a feed to appear looks for it.
 constexpr auto kAttachPollInterval = std::chrono::milliseconds(5);
 constexpr int kReadAttempts = 8;
-// An honest producer leaves at most 64 wake-ups pending (producer.cpp); a
-// semaphore count the segment's writer set to 2^31 must not keep us draining.
-constexpr int kMaxDrain = 1024;
+// How long the producer may take to answer the handshake.
+constexpr std::int64_t kHandshakeTimeoutNs = 2'000'000'000;
+// A blocked reader wakes at least this often even if nobody wakes it (the
+// watcher thread and the producer wake it at once; this is only a backstop).
+constexpr std::int64_t kMaxBlockNs = 1'000'000'000;
 
-
-std::uint64_t randomToken() {
-  std::uint64_t value = 0;
-  while (value == 0) {
-    if (getrandom(&value, sizeof value, 0) != sizeof value)
-      value = static_cast<std::uint64_t>(monotonicNs()) * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(getpid());
-  }
-  return value;
+std::int64_t toNs(std::chrono::nanoseconds d) {
+  return d.count();
 }
-
-timespec toTimespec(std::int64_t ns) {
-  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
-
-std::int64_t toNs(std::chrono::nanoseconds d) { return d.count(); }
 
 std::string seconds(std::chrono::milliseconds ms) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
   return text;
-}
-
-// Takes the wake-ups that piled up while we were not waiting: every one of
-// them only says "look again", and we are about to.
-void drainWakes(sem_t* wake) noexcept {
-  for (int i = 0; i < kMaxDrain && sem_trywait(wake) == 0; ++i) {
-  }
 }
 
 }  // namespace
@@ -71,57 +53,92 @@ struct Counters {
 };
 
 struct Attachment {
-  std::unique_ptr<Segment> segment;
-  Mapping view;   // the whole segment, read-only
-  Mapping table;  // the reader table, read-write
+  Fd connection;  // to the producer: its hangup is the producer's death
+  ReaderMemory memory;
+  ControlMemory control;
+  Backend backend = Backend::Memfd;
   layout::CheckedHeader checked;
   const layout::SegmentHeader* header = nullptr;
   const layout::SlotHeader* slots = nullptr;
   const std::byte* payload = nullptr;
-  layout::ReaderSlot* self = nullptr;
-  std::uint32_t readerIndex = 0;
+  layout::ReaderControl* self = nullptr;
   std::shared_ptr<Counters> counters;
-  // Set once the segment was found shorter than its header says: from then
-  // on nothing in it is touched, since pages past the end raise SIGBUS.
+  std::string feed;
+  std::atomic<bool> hungUp{false};
+  Fd notify;           // read end of the producer's pipe (pollable consumers)
+  int pollEvent = -1;  // the consumer's own eventfd, signalled by the watcher
+  Fd stopWatcher;
+  std::thread watcher;
+  // POSIX only: set once the file was found shorter than its header says
+  // (another process of the producer's user truncated it): from then on
+  // nothing in it is touched, since pages past the end raise SIGBUS.
   mutable bool truncated = false;
 
   Attachment() = default;
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
   ~Attachment() {
-    if (!self) return;
-    if (usable()) {
-      storeRelease(self->pinnedMask, std::uint64_t{0});
-      storeRelease(self->token, std::uint64_t{0});
+    if (watcher.joinable()) {
+      const std::uint64_t one = 1;
+      (void)!::write(stopWatcher.get(), &one, sizeof one);
+      watcher.join();
     }
-    segment->unlock(layout::readerLockByte(readerIndex));
   }
 
-  // Whether the whole segment is still there. Another process with write
-  // access can shrink it at any time; this is asked of the kernel before
-  // each access that depends on it.
+  // Blocks in poll() on the connection; on hangup marks the producer gone and
+  // wakes every reader blocked on the word (waking needs no write access).
+  void watch() noexcept {
+    const std::uint64_t one = 1;
+    for (;;) {
+      pollfd fds[3] = {
+          {stopWatcher.get(), POLLIN, 0}, {connection.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
+      if (poll(fds, notify ? 3 : 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[0].revents) return;
+      if (notify && fds[2].revents) {
+        std::byte drained[4096];
+        const ssize_t n = read(notify.get(), drained, sizeof drained);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) break;  // the producer is gone
+        (void)!::write(pollEvent, &one, sizeof one);
+        if (!fds[1].revents) continue;
+      }
+      if (fds[1].revents & POLLIN) {
+        std::byte ignored[256];  // the producer has nothing to say after the handshake
+        const ssize_t n = recv(connection.get(), ignored, sizeof ignored, MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) continue;
+      }
+      break;
+    }
+    hungUp.store(true, std::memory_order_seq_cst);
+    futexWakeAll(&header->wakeWord);
+    if (pollEvent >= 0) (void)!::write(pollEvent, &one, sizeof one);
+  }
+
+  // Whether the whole memory is still there. Only a POSIX file can shrink
+  // (sealed memfds and SysV segments cannot), so only it is asked about.
   bool usable() const noexcept {
-    if (truncated) return false;
-    auto size = segment->currentSize();
-    truncated = !size || *size < checked.geometry.segmentSize;
+    if (!truncated && backend == Backend::Posix)
+      truncated = shorterThan(memory.fd.get(), checked.geometry.segmentSize);
     return !truncated;
   }
 
   Error truncatedError() const {
-    return {ErrorCode::Corrupt, "segment of feed " + quoted(segment->feed()) +
-                                    " was truncated while mapped (by its producer or another process)"};
+    return {ErrorCode::Corrupt,
+            "the frame memory of feed " + quoted(feed) +
+                " was truncated while mapped (by another process of its producer's user)"};
   }
 
   FeedState state() const noexcept { return static_cast<FeedState>(loadAcquire(header->state)); }
 
   void countTorn() const noexcept {
     const std::uint64_t torn = __atomic_add_fetch(&counters->torn, 1, __ATOMIC_RELAXED);
-    if (usable()) storeRelaxed(self->framesTorn, torn);
+    storeRelaxed(self->framesTorn, torn);
   }
 };
 
 void unpin(Attachment& attachment, std::uint32_t index) noexcept {
-  if (!attachment.usable()) return;
   __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
 }
 
@@ -131,84 +148,114 @@ struct AttachFailure {
   bool retry;
 };
 
-std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const std::string& feed,
-                                                                     const std::shared_ptr<Counters>& counters) {
-  auto failWith = [](Error error, bool retry) { return std::unexpected(AttachFailure{std::move(error), retry}); };
-  auto opened = PosixShmSegment::open(feed);
-  if (!opened) return failWith(opened.error(), opened.error().code == ErrorCode::NotFound);
-  auto attachment = std::make_shared<Attachment>();
-  attachment->segment = std::move(*opened);
-  Segment& segment = *attachment->segment;
+bool trusted(uid_t uid, const ConsumerOptions& options) {
+  return uid == geteuid() || uid == 0 ||
+         std::ranges::find(options.trustedUids, uid) != options.trustedUids.end();
+}
 
-  const Error notReady{ErrorCode::NotFound, "feed " + quoted(feed) + " is still being created by its producer"};
-  auto size = segment.currentSize();
-  if (!size) return failWith(size.error(), false);
-  if (*size < sizeof(layout::SegmentHeader)) return failWith(notReady, true);
+std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const ConsumerOptions& options,
+                                                                    const std::shared_ptr<Counters>& counters,
+                                                                    int pollEvent) {
+  const bool notify = pollEvent >= 0;
+  auto failWith = [](Error error, bool retry) {
+    return std::unexpected(AttachFailure{std::move(error), retry});
+  };
+  const std::string& feed = options.feed;
+  auto connection = connectToFeed(feed, options.socketDir);
+  if (!connection) {
+    struct stat st {};
+    if (connection.error().code == ErrorCode::NotFound && stat(posixShmPath(feed).c_str(), &st) == 0)
+      return failWith({ErrorCode::ProducerGone,
+                       "feed " + quoted(feed) + " was left behind by its producer, which died (" +
+                           posixShmPath(feed) + " is there, nobody serves the feed)"},
+                      true);
+    return failWith(connection.error(), connection.error().code == ErrorCode::NotFound);
+  }
+  auto cred = peerCredentials(connection->get());
+  if (!cred) return failWith(cred.error(), false);
+  if (!trusted(cred->uid, options))
+    return failWith({ErrorCode::PermissionDenied,
+                     "permission denied for feed " + quoted(feed) + ": it is served by uid " +
+                         std::to_string(cred->uid) + " (pid " + std::to_string(cred->pid) +
+                         "), a user this consumer does not trust (another user may have taken the name; "
+                         "trust it with ConsumerOptions::trustedUids)"},
+                    false);
+  Hello hello;
+  hello.request = static_cast<std::uint16_t>(Request::Read);
+  hello.flags = (options.pin ? kHelloPin : 0) | (notify ? kHelloNotify : 0);
+  hello.pid = static_cast<std::uint32_t>(getpid());
+  if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent)
+    return failWith({ErrorCode::NotFound, "the producer of feed " + quoted(feed) + " hung up"}, true);
+  auto received =
+      receiveWelcome(connection->get(), Request::Read, monotonicNs() + kHandshakeTimeoutNs, feed, notify);
+  if (!received) {
+    const bool gone = received.error().code == ErrorCode::ProducerGone;
+    return failWith(gone ? Error{ErrorCode::NotFound, received.error().message} : received.error(), gone);
+  }
+  const Welcome& welcome = received->welcome;
+  switch (welcome.status) {
+    case Status::Denied:
+      return failWith({ErrorCode::PermissionDenied,
+                       "permission denied for feed " + quoted(feed) + ": its producer (uid " +
+                           std::to_string(cred->uid) + ") does not let uid " + std::to_string(geteuid()) +
+                           " read it (producer options: allowed uids or groups)"},
+                      false);
+    case Status::Full:
+      return failWith(
+          {ErrorCode::ReadersFull,
+           "feed " + quoted(feed) + " already has all the readers its producer admits (it can allow more)"},
+          true);
+    case Status::BadRequest:
+      return failWith({ErrorCode::Corrupt, "the producer of feed " + quoted(feed) + " did not understand us"},
+                      false);
+    case Status::Ok:
+      break;
+  }
+  auto attachment = std::make_shared<Attachment>();
+  attachment->backend = welcome.backend;
+  // In order: the frame memory (not for SysV), the control memory, the pipe.
+  auto& fds = received->fds;
+  if (notify) {
+    attachment->notify = std::move(fds.back());
+    fds.pop_back();
+  }
+  attachment->pollEvent = pollEvent;
+  Fd memoryFd = welcome.backend == Backend::SysV ? Fd() : std::move(fds.front());
+  auto memory = mapFrameMemory(welcome.backend, std::move(memoryFd), welcome.shmid, cred->uid,
+                               sizeof(layout::SegmentHeader), feed);
+  if (!memory) return failWith(memory.error(), false);
+  attachment->memory = std::move(*memory);
 
   // Copy the header out of shared memory, then validate the copy: the
   // producer is another process, and nothing it wrote is trusted unchecked.
   layout::SegmentHeader copy;
-  {
-    auto headerMap = segment.map(0, sizeof(layout::SegmentHeader), Access::ReadOnly);
-    if (!headerMap) return failWith(headerMap.error(), false);
-    const auto* shared = reinterpret_cast<const layout::SegmentHeader*>(headerMap->data());
-    if (loadAcquire(shared->magic) == 0) return failWith(notReady, true);
-    std::memcpy(&copy, shared, sizeof copy);
-  }
-  auto checked = layout::validate(copy, *size, feed);
+  const auto* shared = reinterpret_cast<const layout::SegmentHeader*>(attachment->memory.mapping.data());
+  const std::uint64_t magic = loadAcquire(shared->magic);
+  std::memcpy(&copy, shared, sizeof copy);
+  copy.magic = magic;
+  auto checked = layout::validate(copy, attachment->memory.size, feed);
   if (!checked) return failWith(checked.error(), false);
-  if (copy.state == static_cast<std::uint32_t>(FeedState::Creating)) return failWith(notReady, true);
   if (copy.state != static_cast<std::uint32_t>(FeedState::Live))
     return failWith({ErrorCode::FeedEnded, "feed " + quoted(feed) + " has ended"}, true);
-  auto alive = segment.isLockedByOther(layout::kProducerLockByte);
-  if (!alive) return failWith(alive.error(), false);
-  if (!*alive)
-    return failWith({ErrorCode::ProducerGone, "feed " + quoted(feed) + " was left behind by its producer (pid " +
-                                                  std::to_string(checked->producerPid) + "), which died"},
-                    true);
+  auto control = mapControl(std::move(fds.back()), feed);
+  if (!control) return failWith(control.error(), false);
 
-  const layout::Geometry& g = checked->geometry;
-  auto view = segment.map(0, g.segmentSize, Access::ReadOnly);
-  if (!view) return failWith(view.error(), false);
-  auto table = segment.map(g.readerTableOffset, g.readerTableSize, Access::ReadWrite);
-  if (!table) return failWith(table.error(), false);
-  attachment->view = std::move(*view);
-  attachment->table = std::move(*table);
+  attachment->control = std::move(*control);
+  attachment->connection = std::move(*connection);
   attachment->checked = std::move(*checked);
-  const std::byte* base = attachment->view.data();
+  attachment->feed = feed;
+  const std::byte* base = attachment->memory.mapping.data();
+  const layout::Geometry& g = attachment->checked.geometry;
   attachment->header = reinterpret_cast<const layout::SegmentHeader*>(base);
   attachment->slots = reinterpret_cast<const layout::SlotHeader*>(base + g.slotTableOffset);
   attachment->payload = base + g.payloadOffset;
   attachment->counters = counters;
-
-  // Claim a reader slot: its lock byte makes the claim exclusive.
-  const std::uint32_t capacity = attachment->checked.readerCapacity;
-  std::uint32_t index = capacity;
-  for (std::uint32_t r = 0; r < capacity; ++r) {
-    auto got = segment.tryLock(layout::readerLockByte(r));
-    if (!got) return failWith(got.error(), false);
-    if (*got) {
-      index = r;
-      break;
-    }
-  }
-  if (index == capacity)
-    return failWith({ErrorCode::ReadersFull, "feed " + quoted(feed) + " already has " + std::to_string(capacity) +
-                                                 " readers, all its reader slots (its producer can allow more)"},
-                    true);
-  auto* self = reinterpret_cast<layout::ReaderSlot*>(attachment->table.data()) + index;
-  std::uint64_t seen = loadAcquire(self->token);
-  const std::uint64_t token = randomToken();
-  while (!compareExchange(self->token, seen, token)) {
-  }
-  storeRelaxed(self->pinnedMask, std::uint64_t{0});
-  storeRelaxed(self->pid, static_cast<std::uint32_t>(getpid()));
-  storeRelaxed(self->framesRead, std::uint64_t{0});
-  storeRelaxed(self->framesDropped, std::uint64_t{0});
-  storeRelaxed(self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
-  drainWakes(&self->wake);
-  attachment->self = self;
-  attachment->readerIndex = index;
+  attachment->self = reinterpret_cast<layout::ReaderControl*>(attachment->control.mapping.data());
+  storeRelaxed(attachment->self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
+  attachment->stopWatcher = Fd(eventfd(0, EFD_CLOEXEC));
+  if (!attachment->stopWatcher)
+    return failWith(Error{ErrorCode::SystemError, "cannot create an eventfd"}, false);
+  attachment->watcher = std::thread([a = attachment.get()] { a->watch(); });
   return attachment;
 }
 
@@ -216,13 +263,13 @@ struct ConsumerState {
   ConsumerOptions options;
   std::shared_ptr<Attachment> current;
   std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+  Fd pollEvent;  // ConsumerOptions::pollable
   std::uint64_t framesRead = 0;
   std::uint64_t framesDropped = 0;
   std::uint64_t generations = 0;
   std::uint64_t lastFrame = 0;  // of the current attachment
   std::int64_t lastPublishNs = 0;
   std::int64_t intervalNs = 0;  // smoothed publish interval, for spinning
-  std::int64_t lastLivenessNs = 0;
   RateMeter rate;
 
   // Waits until `deadlineNs` (CLOCK_MONOTONIC) for the feed to be attachable.
@@ -231,7 +278,7 @@ struct ConsumerState {
   Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited,
                       bool reattaching) {
     for (;;) {
-      auto attached = tryAttach(options.feed, counters);
+      auto attached = tryAttach(options, counters, pollEvent ? pollEvent.get() : -1);
       if (attached) {
         current = std::move(*attached);
         ++generations;
@@ -263,8 +310,9 @@ struct ConsumerState {
       const std::uint32_t latest = loadAcquire(a.header->latestSlot);
       if (latest == 0) break;
       if (latest > slotCount)
-        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " names slot " + std::to_string(latest) +
-                                            " as newest, but has " + std::to_string(slotCount));
+        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " names slot " +
+                                            std::to_string(latest) + " as newest, but has " +
+                                            std::to_string(slotCount));
       const std::uint32_t index = latest - 1;
       const layout::SlotHeader& slot = a.slots[index];
       const std::uint64_t before = loadAcquire(slot.sequence);
@@ -295,8 +343,11 @@ struct ConsumerState {
       const std::uint64_t frameSize = a.checked.format.frameSize;
       const std::uint64_t payloadSize = meta.payloadSize == 0 ? frameSize : meta.payloadSize;
       if (payloadSize > frameSize) {
+        // Impossible from an honest producer: not this frame, but the feed goes on.
         if (options.pin) unpin(a, index);
-        return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " has a frame larger than its format");
+        a.countTorn();
+        lastFrame = number;
+        continue;
       }
       meta.payloadSize = payloadSize;
       return accept(index, before, number, publishNs, meta);
@@ -323,7 +374,7 @@ struct ConsumerState {
     rate.count(now);
 
     Frame frame;
-    frame.attachment_ = current;
+    frame.hold_ = FrameHold(current, index, options.pin);
     frame.data_ = std::span<const std::byte>(a.payload + std::uint64_t{index} * a.checked.geometry.slotStride,
                                              meta.payloadSize);
     frame.format_ = &a.checked.format;
@@ -334,8 +385,6 @@ struct ConsumerState {
     frame.publishNs_ = publishNs;
     frame.droppedBefore_ = dropped;
     frame.generation_ = a.checked.generation;
-    frame.index_ = index;
-    frame.pinned_ = options.pin;
     return frame;
   }
 
@@ -346,9 +395,10 @@ struct ConsumerState {
   };
 
   // After a poll found nothing: has the feed ended, been replaced, or lost its producer?
-  std::optional<FeedChange> checkFeed(bool forceLiveness) {
+  std::optional<FeedChange> checkFeed() {
     Attachment& a = *current;
     if (!a.usable()) return FeedChange{false, a.truncatedError()};
+    // The state first: a producer sets it before it hangs up.
     switch (a.state()) {
       case FeedState::Ended:
         return FeedChange{false, {ErrorCode::FeedEnded, "feed " + quoted(options.feed) + " has ended"}};
@@ -357,14 +407,12 @@ struct ConsumerState {
       default:
         break;
     }
-    const std::int64_t now = monotonicNs();
-    if (!forceLiveness && now - lastLivenessNs < kLivenessIntervalNs / 5) return std::nullopt;
-    lastLivenessNs = now;
-    auto alive = a.segment->isLockedByOther(layout::kProducerLockByte);
-    if (alive && !*alive)
-      return FeedChange{false, {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) +
-                                                             " (pid " + std::to_string(a.checked.producerPid) +
-                                                             ") died"}};
+    if (a.hungUp.load(std::memory_order_seq_cst)) {
+      if (a.state() != FeedState::Live) return checkFeed();
+      return FeedChange{false,
+                        {ErrorCode::ProducerGone, "the producer of feed " + quoted(options.feed) + " (pid " +
+                                                      std::to_string(a.checked.producerPid) + ") died"}};
+    }
     return std::nullopt;
   }
 
@@ -374,31 +422,35 @@ struct ConsumerState {
     if (!a.usable()) return true;  // let poll() report it
     const std::uint32_t latest = loadAcquire(a.header->latestSlot);
     if (latest == 0 || latest > a.checked.slotCount) return latest != 0;
-    return loadRelaxed(a.slots[latest - 1].frameNumber) > lastFrame ||
-           a.state() != FeedState::Live;
+    return loadRelaxed(a.slots[latest - 1].frameNumber) > lastFrame || a.state() != FeedState::Live ||
+           a.hungUp.load(std::memory_order_relaxed);
   }
 
-  // Blocks on our semaphore until `untilNs` (CLOCK_MONOTONIC). True if woken.
+  // Blocks on the feed's wake word until `untilNs` (CLOCK_MONOTONIC). True
+  // if woken (or something is new already). Dekker with the producer's
+  // wakeReaders(): we say we wait, then look; it publishes, then looks at us.
   bool block(std::int64_t untilNs) noexcept {
-    if (!current->usable()) return true;  // let poll() report it
-    sem_t* wake = &current->self->wake;
-    const timespec until = toTimespec(untilNs);
-    for (;;) {
-      if (sem_clockwait(wake, CLOCK_MONOTONIC, &until) == 0) {
-        drainWakes(wake);
-        return true;
-      }
-      if (errno != EINTR) return false;
-    }
+    Attachment& a = *current;
+    if (!a.usable()) return true;  // let poll() report it
+    storeSeqCst(a.self->waiting, 1u);
+    const std::uint32_t seen = loadSeqCst(a.header->wakeWord);
+    bool woken = true;
+    if (!somethingNew()) woken = futexWait(&a.header->wakeWord, seen, untilNs);
+    storeRelaxed(a.self->waiting, 0u);
+    return woken;
   }
 
   Result<Frame> next(std::chrono::microseconds timeout, bool blocking) {
     const std::int64_t deadlineNs = monotonicNs() + toNs(timeout);
+    if (pollEvent) {
+      std::uint64_t count = 0;
+      (void)!::read(pollEvent.get(), &count, sizeof count);  // unreadable until something new
+    }
     bool spun = false;
     for (;;) {
       if (!current) {
-        if (auto ok = attach(deadlineNs, false, std::chrono::duration_cast<std::chrono::milliseconds>(timeout),
-                             true);
+        if (auto ok = attach(deadlineNs, false,
+                             std::chrono::duration_cast<std::chrono::milliseconds>(timeout), true);
             !ok)
           return std::unexpected(ok.error());
       }
@@ -411,7 +463,7 @@ struct ConsumerState {
 
       std::int64_t now = monotonicNs();
       const bool timedOut = now >= deadlineNs;
-      if (auto change = checkFeed(timedOut)) {
+      if (auto change = checkFeed()) {
         // The poll above may have looked before the producer's last frames
         // were published; this one comes after seeing the end, so it sees
         // every frame published before it, and those are still delivered.
@@ -429,10 +481,6 @@ struct ConsumerState {
       if (spinNs > 0 && !spun && intervalNs > 0) {
         // Sleep until just before the next frame is due, then spin through its arrival.
         spun = true;
-        // A post left by a frame that arrived while we spun last time is
-        // stale: it would end the sleep below at once and send us to a plain
-        // blocking wait, skipping the spin. Drain it, then look again.
-        if (current->usable()) drainWakes(&current->self->wake);
         if (somethingNew()) continue;
         const std::int64_t expected = lastPublishNs + intervalNs;
         if (now < expected - spinNs) {
@@ -443,7 +491,7 @@ struct ConsumerState {
         while (!somethingNew() && monotonicNs() < spinUntil) cpuRelax();
         continue;
       }
-      block(std::min(deadlineNs, now + kLivenessIntervalNs));
+      block(std::min(deadlineNs, now + kMaxBlockNs));
     }
   }
 };
@@ -452,57 +500,46 @@ struct ConsumerState {
 
 using detail::ConsumerState;
 
-Frame::Frame(Frame&& other) noexcept
-    : attachment_(std::move(other.attachment_)),
-      data_(other.data_),
-      format_(other.format_),
-      sequenceWord_(other.sequenceWord_),
-      sequence_(other.sequence_),
-      meta_(other.meta_),
-      number_(other.number_),
-      publishNs_(other.publishNs_),
-      droppedBefore_(other.droppedBefore_),
-      generation_(other.generation_),
-      index_(other.index_),
-      pinned_(std::exchange(other.pinned_, false)),
-      tornCounted_(other.tornCounted_) {}
+namespace detail {
 
-Frame& Frame::operator=(Frame&& other) noexcept {
+FrameHold::FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept
+    : attachment_(std::move(attachment)), index_(index), pinned_(pinned) {}
+
+FrameHold::FrameHold(FrameHold&& other) noexcept
+    : attachment_(std::move(other.attachment_)),
+      index_(other.index_),
+      pinned_(std::exchange(other.pinned_, false)) {}
+
+FrameHold& FrameHold::operator=(FrameHold&& other) noexcept {
   if (this != &other) {
-    if (attachment_ && pinned_) detail::unpin(*attachment_, index_);
+    release();
     attachment_ = std::move(other.attachment_);
-    data_ = other.data_;
-    format_ = other.format_;
-    sequenceWord_ = other.sequenceWord_;
-    sequence_ = other.sequence_;
-    meta_ = other.meta_;
-    number_ = other.number_;
-    publishNs_ = other.publishNs_;
-    droppedBefore_ = other.droppedBefore_;
-    generation_ = other.generation_;
     index_ = other.index_;
     pinned_ = std::exchange(other.pinned_, false);
-    tornCounted_ = other.tornCounted_;
   }
   return *this;
 }
 
-Frame::~Frame() {
-  if (attachment_ && pinned_) detail::unpin(*attachment_, index_);
+void FrameHold::release() noexcept {
+  if (attachment_ && pinned_) unpin(*attachment_, index_);
+  pinned_ = false;
+  attachment_.reset();
 }
 
+}  // namespace detail
+
 const std::byte* Frame::plane(std::uint32_t plane) const noexcept {
-  if (!format_ || plane >= format_->planeCount) return nullptr;
-  return data_.data() + format_->planes[plane].offset;
+  return detail::planeStart(data_.data(), format_, plane);
 }
 
 bool Frame::intact() noexcept {
-  if (!attachment_) return false;
+  detail::Attachment* attachment = hold_.get();
+  if (!attachment) return false;
   detail::fenceAcquire();
-  if (attachment_->usable() && detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
+  if (attachment->usable() && detail::loadRelaxed(*sequenceWord_) == sequence_) return true;
   if (!tornCounted_) {
     tornCounted_ = true;
-    attachment_->countTorn();
+    attachment->countTorn();
   }
   return false;
 }
@@ -517,6 +554,10 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   if (options.spin.count() < 0) return fail(ErrorCode::InvalidArgument, "spin time must not be negative");
   auto state = std::make_unique<ConsumerState>();
   state->options = std::move(options);
+  if (state->options.pollable) {
+    state->pollEvent = detail::Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!state->pollEvent) return failErrno("cannot create the consumer's pollable descriptor", errno);
+  }
   const bool forever = state->options.openTimeout.count() < 0;
   const std::int64_t deadlineNs = monotonicNs() + (forever ? 0 : detail::toNs(state->options.openTimeout));
   if (auto ok = state->attach(deadlineNs, forever, state->options.openTimeout, false); !ok)
@@ -524,9 +565,13 @@ Result<Consumer> Consumer::open(ConsumerOptions options) {
   return Consumer(std::move(state));
 }
 
-Result<Frame> Consumer::waitFrame(std::chrono::microseconds timeout) { return state_->next(timeout, true); }
+Result<Frame> Consumer::waitFrame(std::chrono::microseconds timeout) {
+  return state_->next(timeout, true);
+}
 
-Result<Frame> Consumer::tryFrame() { return state_->next(std::chrono::microseconds(0), false); }
+Result<Frame> Consumer::tryFrame() {
+  return state_->next(std::chrono::microseconds(0), false);
+}
 
 Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::microseconds timeout) {
   const std::int64_t deadlineNs = monotonicNs() + detail::toNs(timeout);
@@ -545,12 +590,18 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
       ++state_->framesDropped;
       continue;
     }
-    return FrameInfo{frame->meta(), frame->number(), frame->publishNs(), frame->droppedBefore(),
-                     frame->generation(), frame->data().size()};
+    return FrameInfo{frame->meta(),          frame->number(),     frame->publishNs(),
+                     frame->droppedBefore(), frame->generation(), frame->data().size()};
   }
 }
 
-bool Consumer::attached() const noexcept { return state_->current != nullptr; }
+int Consumer::pollFd() const noexcept {
+  return state_->pollEvent ? state_->pollEvent.get() : -1;
+}
+
+bool Consumer::attached() const noexcept {
+  return state_->current != nullptr;
+}
 
 const FrameFormat& Consumer::format() const noexcept {
   static const FrameFormat none{};
@@ -562,7 +613,9 @@ const std::string& Consumer::caps() const noexcept {
   return state_->current ? state_->current->checked.caps : none;
 }
 
-const std::string& Consumer::feed() const noexcept { return state_->options.feed; }
+const std::string& Consumer::feed() const noexcept {
+  return state_->options.feed;
+}
 
 std::uint64_t Consumer::generation() const noexcept {
   return state_->current ? state_->current->checked.generation : 0;
@@ -581,6 +634,8 @@ ReaderStats Consumer::stats() const noexcept {
                      __atomic_load_n(&state_->counters->torn, __ATOMIC_RELAXED), state_->generations};
 }
 
-double Consumer::frameRate() const noexcept { return state_->rate.hz(); }
+double Consumer::frameRate() const noexcept {
+  return state_->rate.hz();
+}
 
 }  // namespace frameshm

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-#include "frameshm/layout.hpp"
+#include "layout.hpp"
 
 #include <cstring>
 #include <string>
@@ -26,9 +26,7 @@ Result<Geometry> computeGeometry(std::uint32_t slots, std::uint32_t readers, std
     return fail(ErrorCode::InvalidArgument, "frame size " + std::to_string(frameSize) + " is out of range");
   Geometry g{};
   g.slotTableOffset = sizeof(SegmentHeader);
-  g.readerTableOffset = roundUpPage(g.slotTableOffset + std::uint64_t{slots} * sizeof(SlotHeader));
-  g.readerTableSize = roundUpPage(std::uint64_t{readers} * sizeof(ReaderSlot));
-  g.payloadOffset = g.readerTableOffset + g.readerTableSize;
+  g.payloadOffset = roundUpPage(g.slotTableOffset + std::uint64_t{slots} * sizeof(SlotHeader));
   g.slotStride = roundUpPage(frameSize);
   g.segmentSize = g.payloadOffset + std::uint64_t{slots} * g.slotStride;
   return g;
@@ -77,7 +75,7 @@ Result<CheckedHeader> validate(const SegmentHeader& h, std::uint64_t realSize, s
                                             std::to_string(kAbiVersion) +
                                             " (rebuild the producer and consumer against the same frameshm)");
   if (h.headerSize != sizeof(SegmentHeader) || h.slotHeaderSize != sizeof(SlotHeader) ||
-      h.readerSlotSize != sizeof(ReaderSlot))
+      h.controlSize != sizeof(ReaderControl))
     return corrupt("its structure sizes do not match ABI version " + std::to_string(kAbiVersion));
 
   auto format = fromBlock(h.format);
@@ -85,7 +83,7 @@ Result<CheckedHeader> validate(const SegmentHeader& h, std::uint64_t realSize, s
   auto geometry = computeGeometry(h.slotCount, h.readerCapacity, format->frameSize);
   if (!geometry) return corrupt(geometry.error().message);
   const Geometry& g = *geometry;
-  if (h.slotTableOffset != g.slotTableOffset || h.readerTableOffset != g.readerTableOffset ||
+  if (h.slotTableOffset != g.slotTableOffset ||
       h.payloadOffset != g.payloadOffset || h.slotStride != g.slotStride || h.segmentSize != g.segmentSize)
     return corrupt("its offsets do not match its slot count, reader count and frame size");
   if (realSize < g.segmentSize)

@@ -1,54 +1,75 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "frameshm/producer.hpp"
 
-#include <semaphore.h>
-#include <sys/random.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "atomics.hpp"
 #include "frameshm/clock.hpp"
-#include "frameshm/layout.hpp"
-#include "frameshm/segment.hpp"
+#include "handshake.hpp"
+#include "layout.hpp"
+#include "memory.hpp"
+#include "planes.hpp"
 #include "rate_meter.hpp"
 #include "text.hpp"
 
 namespace frameshm {
 namespace detail {
 
-using layout::FeedState;
-
 namespace {
 
-// A reader that does not wait (busy polling) is not posted past this many
-// pending wake-ups, so its semaphore cannot overflow.
-constexpr int kMaxPendingWakes = 64;
-constexpr std::int64_t kReclaimIntervalNs = 250'000'000;
 constexpr int kCreateAttempts = 16;
+// A connection that has not said hello within this long is dropped.
+constexpr std::int64_t kHelloTimeoutNs = 2'000'000'000;
+// Connections that have not said hello yet, at most (beyond: closed at once).
+constexpr std::size_t kMaxPending = 64;
+constexpr std::int64_t kReplaceTimeoutNs = 2'000'000'000;
 
-
-std::uint64_t randomNonZero() {
-  std::uint64_t value = 0;
-  while (value == 0) {
-    if (getrandom(&value, sizeof value, 0) != sizeof value)
-      value = static_cast<std::uint64_t>(monotonicNs()) ^ (static_cast<std::uint64_t>(getpid()) << 32);
-  }
-  return value;
+std::uint64_t slotMask(std::uint32_t slots) noexcept {
+  return slots >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << slots) - 1;
 }
 
 }  // namespace
 
+// One connection to the feed's socket, owned by the socket thread.
+struct Connection {
+  Fd socket;
+  std::int64_t helloDeadlineNs = 0;
+  std::vector<std::byte> hello;  // bytes of the Hello so far
+  bool reader = false;           // admitted: `control` is its control memory
+  bool pins = false;
+  std::uint32_t pid = 0;
+  ControlMemory control;
+  layout::ReaderControl* ctl = nullptr;
+  Fd notify;  // write end of the pipe the reader polls, if it asked for one
+};
+
+// What the publishing thread needs of an admitted reader.
+struct ActiveReader {
+  layout::ReaderControl* ctl;
+  bool pins;
+  std::uint32_t pid;
+  int notify;  // -1, or a non-blocking pipe only we write: a full one is readable already
+};
+
 struct ProducerState {
   ProducerOptions options;
-  std::unique_ptr<Segment> segment;
-  Mapping mapping;
+  FrameMemory memory;
   layout::Geometry geometry{};
   layout::SegmentHeader* header = nullptr;
   layout::SlotHeader* slots = nullptr;
-  layout::ReaderSlot* readers = nullptr;
   std::byte* payload = nullptr;
   std::uint64_t generation = 0;
   // The producer is the only writer of sequences and frame numbers, so it
@@ -59,34 +80,49 @@ struct ProducerState {
   bool slotOut = false;
   bool ended = false;
   ProducerStats stats{};
-  // Set once the segment was found shorter than it should be (another process
-  // with write access shrank it): from then on nothing in it is touched, since
-  // pages past the end raise SIGBUS.
+  // POSIX only: set once the file was found shorter than it should be
+  // (another process of our user shrank it): from then on nothing in it is
+  // touched, since pages past the end raise SIGBUS. Sealed memfds and SysV
+  // segments cannot shrink.
   bool truncated = false;
-  std::int64_t lastReclaimNs = 0;
   RateMeter rate;
 
-  std::uint64_t pinnedMask() const noexcept {
+  // The socket and its thread.
+  Fd listener;
+  Fd stopEvent;
+  std::thread server;
+  std::vector<Connection> connections;  // socket thread only
+  std::mutex readersMutex;              // guards `active`
+  std::vector<ActiveReader> active;
+  std::atomic<std::uint32_t> activeCount{0};
+  std::atomic<std::uint64_t> reclaimed{0};
+  std::atomic<bool> takenOver{false};
+
+  ProducerState() = default;
+  ProducerState(const ProducerState&) = delete;
+  ProducerState& operator=(const ProducerState&) = delete;
+  ~ProducerState() { stopServing(); }
+
+  std::uint64_t pinnedMaskLocked() const noexcept {
     std::uint64_t mask = 0;
-    for (std::uint32_t r = 0; r < options.maxReaders; ++r) {
-      if (loadAcquire(readers[r].token) != 0) mask |= loadSeqCst(readers[r].pinnedMask);
-    }
-    return mask;
+    for (const auto& r : active)
+      if (r.pins) mask |= loadSeqCst(r.ctl->pinnedMask);
+    return mask & slotMask(options.slots);  // a reader's bits past the slot count mean nothing
   }
 
-  // Whether the whole segment is still there, asked of the kernel.
+  // Whether the whole memory is still there: asked of the kernel for a POSIX
+  // file only, which a process of our user can truncate.
   bool usable() noexcept {
-    if (truncated) return false;
-    auto size = segment->currentSize();
-    truncated = !size || *size < geometry.segmentSize;
+    if (!truncated && memory.backend == Backend::Posix)
+      truncated = shorterThan(memory.fd.get(), geometry.segmentSize);
     return !truncated;
   }
 
-  // The feed cannot go on in a truncated segment: free the name for a restart.
+  // The feed cannot go on in a truncated file: end it for a restart.
   std::unexpected<Error> failTruncated() {
     ended = true;
-    (void)segment->unlinkName();
-    return fail(ErrorCode::Corrupt, "segment of feed " + quoted(options.feed) +
+    stopServing();
+    return fail(ErrorCode::Corrupt, "the frame memory of feed " + quoted(options.feed) +
                                         " was truncated by another process; the feed has ended");
   }
 
@@ -94,29 +130,23 @@ struct ProducerState {
     return payload + std::uint64_t{index} * geometry.slotStride;
   }
 
-  bool supersededByOther() const noexcept {
-    return loadAcquire(header->state) != static_cast<std::uint32_t>(FeedState::Live);
-  }
+  bool supersededByOther() const noexcept { return takenOver.load(std::memory_order_acquire); }
 
+  // One wake for every reader: bump the word, and make the system call only
+  // when some reader said it waits (Dekker with the reader's block(): it sets
+  // `waiting`, then reads the word and the newest slot).
   void wakeReaders() noexcept {
-    for (std::uint32_t r = 0; r < options.maxReaders; ++r) {
-      if (loadAcquire(readers[r].token) == 0) continue;
-      int pending = 0;
-      sem_getvalue(&readers[r].wake, &pending);
-      if (pending < kMaxPendingWakes) sem_post(&readers[r].wake);
+    __atomic_add_fetch(&header->wakeWord, 1u, __ATOMIC_SEQ_CST);
+    bool someoneWaits = false;
+    {
+      std::lock_guard lock(readersMutex);
+      for (const auto& r : active) {
+        if (!someoneWaits && loadSeqCst(r.ctl->waiting) != 0) someoneWaits = true;
+        // Only the readers that asked for a pollable descriptor cost a write.
+        if (r.notify >= 0) (void)!::write(r.notify, "", 1);
+      }
     }
-  }
-
-  // Frees the slots of readers whose lock the kernel released (they died).
-  void reclaimDeadReaders() noexcept {
-    for (std::uint32_t r = 0; r < options.maxReaders; ++r) {
-      std::uint64_t token = loadAcquire(readers[r].token);
-      if (token == 0) continue;
-      auto locked = segment->isLockedByOther(layout::readerLockByte(r));
-      if (!locked || *locked) continue;
-      // Only the token we saw: a reader that claimed the slot since keeps it.
-      if (compareExchange(readers[r].token, token, std::uint64_t{0})) ++stats.readersReclaimed;
-    }
+    if (someoneWaits) futexWakeAll(&header->wakeWord);
   }
 
   void updateRate(std::int64_t now) noexcept {
@@ -127,6 +157,7 @@ struct ProducerState {
   // unless every other slot is pinned (the producer does not wait). Leaves the
   // slot's sequence odd.
   std::uint32_t chooseSlot() noexcept {
+    std::lock_guard lock(readersMutex);
     const std::uint32_t count = options.slots;
     const std::uint32_t latest = loadRelaxed(header->latestSlot);  // index + 1; only we write it
     std::uint64_t tried = latest ? (std::uint64_t{1} << (latest - 1)) : 0;
@@ -139,13 +170,13 @@ struct ProducerState {
       }
       if (best == count) break;
       tried |= std::uint64_t{1} << best;
-      if ((pinnedMask() >> best) & 1) continue;
+      if ((pinnedMaskLocked() >> best) & 1) continue;
       // Dekker handshake with a reader pinning this slot: we make the sequence
       // odd, then look at the pins; a reader sets its pin, then looks at the
       // sequence. One of us sees the other. If a pin appeared, put the
       // sequence back untouched (no byte was written) and try another slot.
       storeSeqCst(slots[best].sequence, sequence[best] + 1);
-      if ((pinnedMask() >> best) & 1) {
+      if ((pinnedMaskLocked() >> best) & 1) {
         storeSeqCst(slots[best].sequence, sequence[best]);
         continue;
       }
@@ -170,63 +201,251 @@ struct ProducerState {
     std::uint32_t live = static_cast<std::uint32_t>(FeedState::Live);
     (void)compareExchange(header->state, live, static_cast<std::uint32_t>(how));
     wakeReaders();
+    futexWakeAll(&header->wakeWord);
+  }
+
+  // Ends the socket thread and closes every connection: readers see a
+  // hangup (after the state they must read first, if any).
+  void stopServing() noexcept {
+    if (server.joinable()) {
+      const std::uint64_t one = 1;
+      (void)!::write(stopEvent.get(), &one, sizeof one);
+      server.join();
+    }
+    closeListener();
+    connections.clear();
+    std::lock_guard lock(readersMutex);
+    active.clear();
+    activeCount = 0;
+  }
+
+  void closeListener() noexcept {
+    if (!listener) return;
+    unlinkFeedSocket(options.feed, options.socketDir, listener.get());
+    listener.reset();
   }
 
   static Result<std::unique_ptr<ProducerState>> open(ProducerOptions options);
-  static Result<void> takeOverOrReclaim(const ProducerOptions& options);
+  static Result<void> takeOver(const ProducerOptions& options);
   Result<void> initialise();
+  void serve() noexcept;
+  void acceptAll() noexcept;
+  // False when the connection is to be closed.
+  bool onReadable(Connection& c) noexcept;
+  bool onHello(Connection& c, const Hello& hello) noexcept;
+  bool admitted(const ucred& cred, int socket) const;
+  void forget(Connection& c) noexcept;
 };
 
-// The name exists: reclaim it if its producer is dead, take it over if asked to.
-Result<void> ProducerState::takeOverOrReclaim(const ProducerOptions& options) {
-  auto existing = PosixShmSegment::open(options.feed);
-  if (!existing) {
-    if (existing.error().code == ErrorCode::NotFound) return {};  // vanished meanwhile: try again
-    return std::unexpected(existing.error());
-  }
-  Segment& old = **existing;
-  auto gotLock = old.tryLock(layout::kProducerLockByte);
-  if (!gotLock) return std::unexpected(gotLock.error());
+bool ProducerState::admitted(const ucred& cred, int socket) const {
+  if (cred.uid == geteuid() || cred.uid == 0) return true;
+  if (std::ranges::find(options.allowedUids, cred.uid) != options.allowedUids.end()) return true;
+  if (options.allowedGids.empty()) return false;
+  if (std::ranges::find(options.allowedGids, cred.gid) != options.allowedGids.end()) return true;
+  for (gid_t g : peerGroups(socket))
+    if (std::ranges::find(options.allowedGids, g) != options.allowedGids.end()) return true;
+  return false;
+}
 
-  // Read what the old header says about its producer, if it is readable.
-  layout::SegmentHeader* oldHeader = nullptr;
-  Mapping oldMapping;
-  auto size = old.currentSize();
-  if (size && *size >= sizeof(layout::SegmentHeader)) {
-    auto mapped = old.map(0, sizeof(layout::SegmentHeader), Access::ReadWrite);
-    if (mapped) {
-      oldMapping = std::move(*mapped);
-      auto* h = reinterpret_cast<layout::SegmentHeader*>(oldMapping.data());
-      if (loadAcquire(h->magic) == layout::kMagic) oldHeader = h;
-    }
+void ProducerState::forget(Connection& c) noexcept {
+  if (!c.reader) return;
+  {
+    std::lock_guard lock(readersMutex);
+    std::erase_if(active, [&](const ActiveReader& r) { return r.ctl == c.ctl; });
+    activeCount = static_cast<std::uint32_t>(active.size());
   }
+  c.reader = false;
+  reclaimed.fetch_add(1, std::memory_order_relaxed);
+}
 
-  if (!*gotLock) {  // a live producer holds it
-    const std::uint32_t pid = oldHeader ? loadRelaxed(oldHeader->producerPid) : 0;
-    if (!options.replace)
-      return fail(ErrorCode::AlreadyProduced,
-                  "feed " + quoted(options.feed) + " is already produced by " +
-                      (pid ? "pid " + std::to_string(pid) : std::string("another process")) +
-                      " (stop it, or take the feed over with --replace / replace=true)");
+bool ProducerState::onHello(Connection& c, const Hello& hello) noexcept {
+  WelcomeHead head;
+  head.backend = static_cast<std::uint32_t>(memory.backend);
+  head.shmid = memory.shmid;
+  head.memorySize = geometry.segmentSize;
+  head.generation = generation;
+  head.producerPid = static_cast<std::uint32_t>(getpid());
+  auto answer = [&](Status status, std::span<const ReaderRecord> records, std::span<const int> fds) {
+    head.status = static_cast<std::uint16_t>(status);
+    head.recordCount = static_cast<std::uint32_t>(records.size());
+    return sendMessage(c.socket.get(), encode(head, records), fds).has_value();
+  };
+  auto cred = peerCredentials(c.socket.get());
+  if (!cred || !admitted(*cred, c.socket.get())) {
+    (void)answer(Status::Denied, {}, {});
+    return false;
   }
-  if (oldHeader) {
-    // Its readers move to the new segment instead of waiting for a dead one.
-    storeRelease(oldHeader->state, static_cast<std::uint32_t>(FeedState::Superseded));
-    if (*size >= oldHeader->segmentSize && oldHeader->readerCapacity <= layout::kMaxReaders &&
-        oldHeader->readerTableOffset % layout::kPageSize == 0 &&
-        oldHeader->readerTableOffset + std::uint64_t{oldHeader->readerCapacity} * sizeof(layout::ReaderSlot) <=
-            *size) {
-      auto table = old.map(oldHeader->readerTableOffset,
-                           std::uint64_t{oldHeader->readerCapacity} * sizeof(layout::ReaderSlot),
-                           Access::ReadWrite);
-      if (table) {
-        auto* oldReaders = reinterpret_cast<layout::ReaderSlot*>(table->data());
-        for (std::uint32_t r = 0; r < oldHeader->readerCapacity; ++r)
-          if (loadAcquire(oldReaders[r].token) != 0) sem_post(&oldReaders[r].wake);
+  const int memoryFd = memory.readerFd.get();
+  switch (static_cast<Request>(hello.request)) {
+    case Request::Replace: {
+      if (cred->uid != geteuid() && cred->uid != 0) {
+        (void)answer(Status::Denied, {}, {});
+        return false;
       }
+      // Superseded first, then the hangups: readers read the state before
+      // they take a hangup for a death.
+      takenOver.store(true, std::memory_order_release);
+      // Not markEnded(): that is the publishing thread's (its truncation flag).
+      if (memory.backend != Backend::Posix || !shorterThan(memory.fd.get(), geometry.segmentSize)) {
+        std::uint32_t live = static_cast<std::uint32_t>(FeedState::Live);
+        (void)compareExchange(header->state, live, static_cast<std::uint32_t>(FeedState::Superseded));
+        wakeReaders();
+        futexWakeAll(&header->wakeWord);
+      }
+      closeListener();
+      (void)answer(Status::Ok, {}, {});
+      return false;
     }
+    case Request::Inspect: {
+      std::vector<ReaderRecord> records;
+      {
+        std::lock_guard lock(readersMutex);
+        for (const auto& r : active)
+          records.push_back({r.pid, 0, loadRelaxed(r.ctl->framesRead), loadRelaxed(r.ctl->framesDropped),
+                             loadRelaxed(r.ctl->framesTorn)});
+      }
+      const int fds[] = {memoryFd};
+      (void)answer(Status::Ok, records, memory.backend == Backend::SysV ? std::span<const int>{} : fds);
+      return false;
+    }
+    case Request::Read:
+      break;
   }
-  if (auto removed = old.unlinkName(); !removed) return std::unexpected(removed.error());
+  if (activeCount.load() >= options.maxReaders) {
+    (void)answer(Status::Full, {}, {});
+    return false;
+  }
+  auto control = createControl();
+  if (!control) return false;
+  c.control = std::move(*control);
+  c.ctl = reinterpret_cast<layout::ReaderControl*>(c.control.mapping.data());
+  c.pins = (hello.flags & kHelloPin) != 0;
+  c.pid = hello.pid;
+  Fd notifyRead;
+  if ((hello.flags & kHelloNotify) != 0) {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    notifyRead = Fd(ends[0]);
+    c.notify = Fd(ends[1]);
+  }
+  std::vector<int> fds;
+  if (memory.backend != Backend::SysV) fds.push_back(memoryFd);
+  fds.push_back(c.control.fd.get());
+  if (notifyRead) fds.push_back(notifyRead.get());
+  {
+    std::lock_guard lock(readersMutex);
+    active.push_back({c.ctl, c.pins, c.pid, c.notify ? c.notify.get() : -1});
+    activeCount = static_cast<std::uint32_t>(active.size());
+  }
+  c.reader = true;
+  const bool sent = answer(Status::Ok, {}, fds);
+  c.control.fd.reset();  // mapped on both sides; the descriptor is no longer needed
+  if (!sent) forget(c);
+  return sent;
+}
+
+bool ProducerState::onReadable(Connection& c) noexcept {
+  std::byte buffer[4096];
+  const std::size_t want = c.reader ? sizeof buffer : sizeof(Hello) - c.hello.size();
+  const ssize_t n = recv(c.socket.get(), buffer, want, MSG_DONTWAIT);
+  if (n < 0) return errno == EAGAIN || errno == EINTR;
+  if (n == 0) return false;   // hangup: a reader that died or left
+  if (c.reader) return true;  // a reader has nothing more to say: ignored
+  const std::size_t had = c.hello.size();
+  c.hello.resize(had + static_cast<std::size_t>(n));
+  std::memcpy(c.hello.data() + had, buffer, static_cast<std::size_t>(n));
+  if (c.hello.size() < sizeof(Hello)) return true;
+  auto hello = parseHello(c.hello);
+  if (!hello) {
+    WelcomeHead head;
+    head.status = static_cast<std::uint16_t>(Status::BadRequest);
+    (void)sendMessage(c.socket.get(), encode(head, {}), {});
+    return false;
+  }
+  return onHello(c, *hello);
+}
+
+void ProducerState::acceptAll() noexcept {
+  for (;;) {
+    const int fd = accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    std::size_t pending = 0;
+    for (const auto& c : connections) pending += c.reader ? 0 : 1;
+    if (pending >= kMaxPending) {
+      close(fd);
+      continue;
+    }
+    Connection c;
+    c.socket = Fd(fd);
+    c.helloDeadlineNs = monotonicNs() + kHelloTimeoutNs;
+    connections.push_back(std::move(c));
+  }
+}
+
+void ProducerState::serve() noexcept {
+  std::vector<pollfd> fds;
+  for (;;) {
+    fds.clear();
+    fds.push_back({stopEvent.get(), POLLIN, 0});
+    fds.push_back({listener ? listener.get() : -1, POLLIN, 0});
+    std::int64_t nextDeadline = monotonicNs() + 1'000'000'000;
+    for (const auto& c : connections) {
+      fds.push_back({c.socket.get(), POLLIN, 0});
+      if (!c.reader) nextDeadline = std::min(nextDeadline, c.helloDeadlineNs);
+    }
+    const std::int64_t waitMs = std::max<std::int64_t>((nextDeadline - monotonicNs()) / 1'000'000 + 1, 0);
+    if (poll(fds.data(), fds.size(), static_cast<int>(waitMs)) < 0 && errno != EINTR) return;
+    if (fds[0].revents) return;
+    // Connections first (their indices match `fds`), then new ones.
+    const std::int64_t now = monotonicNs();
+    std::vector<bool> keep(connections.size(), true);
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      Connection& c = connections[i];
+      const short events = fds[i + 2].revents;
+      if (events & (POLLIN | POLLHUP | POLLERR)) keep[i] = onReadable(c) && !(events & POLLERR);
+      if (keep[i] && (events & POLLHUP) && !(events & POLLIN)) keep[i] = false;
+      if (keep[i] && !c.reader && now >= c.helloDeadlineNs) keep[i] = false;
+      if (!keep[i]) forget(c);
+    }
+    if (takenOver.load()) {
+      // Replaced: the readers follow the new producer; hang up on them now.
+      for (auto& c : connections) forget(c);
+      connections.clear();
+      return;
+    }
+    std::size_t i = 0;
+    std::erase_if(connections, [&](const Connection&) { return !keep[i++]; });
+    if (listener && (fds[1].revents & POLLIN)) acceptAll();
+  }
+}
+
+// A live producer serves the name: ask it to hand the feed over (same user only).
+Result<void> ProducerState::takeOver(const ProducerOptions& options) {
+  auto connection = connectToFeed(options.feed, options.socketDir);
+  if (!connection) {
+    if (connection.error().code == ErrorCode::NotFound) return {};  // gone meanwhile: try again
+    return std::unexpected(connection.error());
+  }
+  auto cred = peerCredentials(connection->get());
+  if (!cred) return std::unexpected(cred.error());
+  if (cred->uid != geteuid() && geteuid() != 0)
+    return fail(ErrorCode::AlreadyProduced,
+                "feed " + quoted(options.feed) + " is already served by uid " + std::to_string(cred->uid) +
+                    " (pid " + std::to_string(cred->pid) + "), another user, on " +
+                    feedAddress(options.feed, options.socketDir) + "; choose another feed name");
+  if (!options.replace)
+    return fail(ErrorCode::AlreadyProduced,
+                "feed " + quoted(options.feed) + " is already produced by pid " + std::to_string(cred->pid) +
+                    " (stop it, or take the feed over with --replace / replace=true)");
+  Hello hello;
+  hello.request = static_cast<std::uint16_t>(Request::Replace);
+  hello.pid = static_cast<std::uint32_t>(getpid());
+  if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent) return {};
+  auto answer =
+      receiveWelcome(connection->get(), Request::Replace, monotonicNs() + kReplaceTimeoutNs, options.feed);
+  if (answer && answer->welcome.status != Status::Ok)
+    return fail(ErrorCode::AlreadyProduced, "the producer of feed " + quoted(options.feed) + " (pid " +
+                                                std::to_string(cred->pid) + ") refused to hand it over");
   return {};
 }
 
@@ -240,50 +459,51 @@ Result<std::unique_ptr<ProducerState>> ProducerState::open(ProducerOptions optio
     return fail(ErrorCode::InvalidArgument, "caps string contains a NUL byte");
   if ((options.mode & ~mode_t{0777}) != 0 || (options.mode & 0600) != 0600)
     return fail(ErrorCode::InvalidArgument, "mode must be within 0777 and include 0600 (owner read-write)");
+  if (options.backend != Backend::Memfd && options.backend != Backend::Posix &&
+      options.backend != Backend::SysV)
+    return fail(ErrorCode::InvalidArgument, "unknown backend");
   auto geometry = layout::computeGeometry(options.slots, options.maxReaders, options.format.frameSize);
   if (!geometry) return std::unexpected(geometry.error());
 
-  for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
-    auto created = PosixShmSegment::create(options.feed, options.mode);
-    if (!created) {
-      if (created.error().code != ErrorCode::AlreadyProduced) return std::unexpected(created.error());
-      if (auto ok = takeOverOrReclaim(options); !ok) return std::unexpected(ok.error());
-      continue;
+  // The socket is the feed's name: whoever is bound to it owns the feed.
+  Fd listener;
+  for (int attempt = 0; attempt < kCreateAttempts && !listener; ++attempt) {
+    auto bound = listenOnFeed(options.feed, options.socketDir, options.mode);
+    if (bound) {
+      listener = std::move(*bound);
+      break;
     }
-    auto state = std::make_unique<ProducerState>();
-    state->options = options;
-    state->segment = std::move(*created);
-    state->geometry = *geometry;
-    // Another producer reclaiming what it took for a stale name may hold the
-    // lock, or have removed our name already: start over.
-    auto locked = state->segment->tryLock(layout::kProducerLockByte);
-    if (!locked) return std::unexpected(locked.error());
-    if (!*locked || !state->segment->isCurrent()) continue;
-    if (auto ok = state->initialise(); !ok) {
-      (void)state->segment->unlinkName();
-      return std::unexpected(ok.error());
-    }
-    return state;
+    if (bound.error().code != ErrorCode::AlreadyProduced) return std::unexpected(bound.error());
+    if (auto ok = takeOver(options); !ok) return std::unexpected(ok.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
   }
-  return fail(ErrorCode::AlreadyProduced,
-              "feed " + quoted(options.feed) + " keeps being re-created by another process; giving up");
+  if (!listener)
+    return fail(ErrorCode::AlreadyProduced,
+                "feed " + quoted(options.feed) + " keeps being re-created by another process; giving up");
+
+  auto state = std::make_unique<ProducerState>();
+  state->options = std::move(options);
+  state->geometry = *geometry;
+  state->listener = std::move(listener);
+  if (auto ok = state->initialise(); !ok) return std::unexpected(ok.error());
+  state->stopEvent = Fd(eventfd(0, EFD_CLOEXEC));
+  if (!state->stopEvent) return failErrno("cannot create an eventfd", errno);
+  state->server = std::thread([s = state.get()] { s->serve(); });
+  return state;
 }
 
 Result<void> ProducerState::initialise() {
-  if (auto ok = segment->resize(geometry.segmentSize); !ok) return ok;
-  auto mapped = segment->map(0, geometry.segmentSize, Access::ReadWrite);
-  if (!mapped) return std::unexpected(mapped.error());
-  mapping = std::move(*mapped);
-  std::byte* base = mapping.data();
+  auto created = createFrameMemory(options.backend, options.feed, geometry.segmentSize, options.mode);
+  if (!created) return std::unexpected(created.error());
+  memory = std::move(*created);
+  if (!options.allowedGids.empty())
+    if (auto ok = openToGroup(memory, options.allowedGids.front()); !ok) return ok;
+  std::byte* base = memory.mapping.data();
   header = reinterpret_cast<layout::SegmentHeader*>(base);
   slots = reinterpret_cast<layout::SlotHeader*>(base + geometry.slotTableOffset);
-  readers = reinterpret_cast<layout::ReaderSlot*>(base + geometry.readerTableOffset);
   payload = base + geometry.payloadOffset;
   generation = randomNonZero();
 
-  for (std::uint32_t r = 0; r < options.maxReaders; ++r) {
-    if (sem_init(&readers[r].wake, 1, 0) != 0) return failErrno("cannot create a reader semaphore", errno);
-  }
   header->abiVersion = layout::kAbiVersion;
   header->headerSize = sizeof(layout::SegmentHeader);
   header->segmentSize = geometry.segmentSize;
@@ -293,9 +513,9 @@ Result<void> ProducerState::initialise() {
   header->slotCount = options.slots;
   header->readerCapacity = options.maxReaders;
   header->slotHeaderSize = sizeof(layout::SlotHeader);
-  header->readerSlotSize = sizeof(layout::ReaderSlot);
+  header->controlSize = sizeof(layout::ReaderControl);
+  header->backend = static_cast<std::uint32_t>(options.backend);
   header->slotTableOffset = geometry.slotTableOffset;
-  header->readerTableOffset = geometry.readerTableOffset;
   header->payloadOffset = geometry.payloadOffset;
   header->slotStride = geometry.slotStride;
   header->format = layout::toBlock(options.format);
@@ -305,6 +525,7 @@ Result<void> ProducerState::initialise() {
   header->state = static_cast<std::uint32_t>(FeedState::Live);
   // The magic goes last: a reader that sees it sees everything above.
   storeRelease(header->magic, layout::kMagic);
+  if (auto ok = sealFrameMemory(memory); !ok) return ok;
 
   sequence.assign(options.slots, 0);
   writtenFrame.assign(options.slots, 0);
@@ -349,8 +570,7 @@ WriteSlot::~WriteSlot() {
 }
 
 std::byte* WriteSlot::plane(std::uint32_t plane) const noexcept {
-  if (!format_ || plane >= format_->planeCount) return nullptr;
-  return data_.data() + format_->planes[plane].offset;
+  return detail::planeStart(data_.data(), format_, plane);
 }
 
 Producer::Producer(std::unique_ptr<ProducerState> state) noexcept : state_(std::move(state)) {}
@@ -362,7 +582,9 @@ Producer& Producer::operator=(Producer&& other) noexcept {
   }
   return *this;
 }
-Producer::~Producer() { end(); }
+Producer::~Producer() {
+  end();
+}
 
 Result<Producer> Producer::create(ProducerOptions options) {
   auto state = ProducerState::open(std::move(options));
@@ -377,8 +599,7 @@ Result<WriteSlot> Producer::acquire() {
     return fail(ErrorCode::InvalidState, "a slot is already acquired: publish it or let it go first");
   if (!s.usable()) return s.failTruncated();
   if (s.supersededByOther())
-    return fail(ErrorCode::TakenOver,
-                "feed '" + s.options.feed + "' was taken over by another producer");
+    return fail(ErrorCode::TakenOver, "feed '" + s.options.feed + "' was taken over by another producer");
   const std::uint32_t index = s.chooseSlot();
   s.slotOut = true;
   WriteSlot slot;
@@ -428,10 +649,6 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
   s.wakeReaders();
 
   s.updateRate(now);
-  if (now - s.lastReclaimNs >= detail::kReclaimIntervalNs) {
-    s.lastReclaimNs = now;
-    s.reclaimDeadReaders();
-  }
   if (s.supersededByOther())
     return fail(ErrorCode::TakenOver, "feed '" + s.options.feed + "' was taken over by another producer");
   return number;
@@ -458,9 +675,9 @@ Result<void> Producer::reconfigure(const FrameFormat& format, std::string caps) 
   options.format = format;
   options.caps = std::move(caps);
   options.replace = false;
-  // Free the name first; readers see the old segment superseded and follow.
-  state_->markEnded(layout::FeedState::Superseded);
-  (void)state_->segment->unlinkName();
+  // Free the name first; readers see the old generation superseded and follow.
+  state_->markEnded(FeedState::Superseded);
+  state_->stopServing();
   state_->ended = true;
   auto next = ProducerState::open(std::move(options));
   if (!next) return std::unexpected(next.error());
@@ -470,25 +687,40 @@ Result<void> Producer::reconfigure(const FrameFormat& format, std::string caps) 
 
 void Producer::end() noexcept {
   if (!state_ || state_->ended) return;
-  state_->markEnded(layout::FeedState::Ended);
-  (void)state_->segment->unlinkName();
+  if (!state_->supersededByOther()) state_->markEnded(FeedState::Ended);
+  state_->stopServing();
   state_->ended = true;
 }
 
-const FrameFormat& Producer::format() const noexcept { return state_->options.format; }
-const std::string& Producer::feed() const noexcept { return state_->options.feed; }
-std::uint64_t Producer::generation() const noexcept { return state_->generation; }
-std::uint32_t Producer::slotCount() const noexcept { return state_->options.slots; }
-std::uint64_t Producer::segmentSize() const noexcept { return state_->geometry.segmentSize; }
-ProducerStats Producer::stats() const noexcept { return state_->stats; }
-double Producer::frameRate() const noexcept { return state_->rate.hz(); }
+const FrameFormat& Producer::format() const noexcept {
+  return state_->options.format;
+}
+const std::string& Producer::feed() const noexcept {
+  return state_->options.feed;
+}
+std::uint64_t Producer::generation() const noexcept {
+  return state_->generation;
+}
+std::uint32_t Producer::slotCount() const noexcept {
+  return state_->options.slots;
+}
+std::uint64_t Producer::segmentSize() const noexcept {
+  return state_->geometry.segmentSize;
+}
+Backend Producer::backend() const noexcept {
+  return state_->options.backend;
+}
+ProducerStats Producer::stats() const noexcept {
+  ProducerStats stats = state_->stats;
+  stats.readersReclaimed = state_->reclaimed.load(std::memory_order_relaxed);
+  return stats;
+}
+double Producer::frameRate() const noexcept {
+  return state_->rate.hz();
+}
 
 std::uint32_t Producer::readerCount() const noexcept {
-  if (!state_->usable()) return 0;
-  std::uint32_t count = 0;
-  for (std::uint32_t r = 0; r < state_->options.maxReaders; ++r)
-    if (detail::loadAcquire(state_->readers[r].token) != 0) ++count;
-  return count;
+  return state_->activeCount.load(std::memory_order_relaxed);
 }
 
 }  // namespace frameshm

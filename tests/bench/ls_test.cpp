@@ -113,7 +113,9 @@ TEST_CASE("frameshm-ls marks a killed producer's segment stale and --clean remov
   const auto feed = frameshm::test::uniqueFeed("ls-stale");
   FeedGuard guard(feed);
   auto producer = Child::fork([&] {
-    auto created = frameshm::Producer::create({.feed = feed, .format = smallFormat()});
+    // POSIX: the backend whose killed producer leaves something (its file) to clean.
+    auto created =
+        frameshm::Producer::create({.feed = feed, .format = smallFormat(), .backend = frameshm::Backend::Posix});
     if (!created) return 1;
     std::vector<std::byte> frame(smallFormat().frameSize);
     (void)created->write(frame);

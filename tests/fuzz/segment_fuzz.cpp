@@ -2,13 +2,16 @@
 // libFuzzer target: what a reader does with a segment another process wrote.
 //
 // Each input is the bytes of a whole segment. The target validates its header
-// as raw bytes, then puts the bytes into a real shared-memory segment (with a
-// live producer lock, so the reader takes it seriously), opens it with the
-// Consumer, reads frames in place, and truncates the segment under the reader
-// to check that a short segment is refused rather than read past its end.
-// Any crash, sanitizer report or hang is a bug in the reader's validation.
+// as raw bytes, then writes the bytes over a live POSIX-backend producer's
+// frame memory (so the feed is served and the reader takes it seriously),
+// opens it with the Consumer, reads frames in place, and truncates the file
+// under the reader to check that a short one is refused rather than read past
+// its end. Any crash, sanitizer report or hang is a bug in the reader's
+// validation. (The handshake is fuzzed by handshake_fuzz.cpp.)
 //
 //   build/fuzz/tests/fuzz/segment_fuzz -max_total_time=600 tests/fuzz/corpus
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,9 +21,10 @@
 #include <string>
 
 #include "frameshm/consumer.hpp"
-#include "frameshm/layout.hpp"
-#include "frameshm/segment.hpp"
+#include "frameshm/producer.hpp"
 #include "frameshm/stamp.hpp"
+#include "layout.hpp"
+#include "memory.hpp"
 
 namespace {
 
@@ -48,24 +52,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)layout::validate(header, header.segmentSize, "fuzz");
 
   static const std::string feed = "fuzz-" + std::to_string(getpid());
-  (void)PosixShmSegment::unlinkFeed(feed);
-  auto segment = PosixShmSegment::create(feed, 0600);
-  if (!segment) return 0;
-  Segment& shm = **segment;
+  auto producer = Producer::create({.feed = feed,
+                                    .format = *makeFormat(PixelFormat::Gray8, 16, 16),
+                                    .slots = 2,
+                                    .maxReaders = 1,
+                                    .backend = Backend::Posix});
+  if (!producer) return 0;
+  detail::Fd fd(::open(detail::posixShmPath(feed).c_str(), O_RDWR | O_CLOEXEC));
   // Honour the size the header claims when it is small, so valid geometries
   // get past validation and the frame path is reached.
   const std::uint64_t claimed = header.segmentSize <= kMaxFuzzSegment ? header.segmentSize : 0;
   const std::uint64_t total = std::max<std::uint64_t>(size, claimed);
-  if (total > 0 && shm.resize(total) && shm.tryLock(layout::kProducerLockByte).value_or(false)) {
-    if (auto mapped = shm.map(0, total, Access::ReadWrite)) {
-      std::memcpy(mapped->data(), data, size);
+  if (fd && total > 0 && ftruncate(fd.get(), static_cast<off_t>(total)) == 0) {
+    void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (base != MAP_FAILED) {
+      std::memcpy(base, data, size);
       if (auto consumer = Consumer::open({.feed = feed})) {
         readFrames(*consumer);
         // Truncated under a reader that already mapped it: refused, not a SIGBUS.
-        if (shm.resize(total / 2)) readFrames(*consumer);
+        if (ftruncate(fd.get(), static_cast<off_t>(total / 2)) == 0) readFrames(*consumer);
       }
+      munmap(base, total);
     }
   }
-  (void)shm.unlinkName();
   return 0;
 }

@@ -23,7 +23,8 @@ if [ -n "$outside" ]; then
   echo "$outside" >&2
   exit 1
 fi
-test -f "$work/prefix/include/frameshm/layout.hpp"
+test -f "$work/prefix/include/frameshm/feed.hpp"
+test ! -e "$work/prefix/include/frameshm/layout.hpp"  # private since issue 11
 test -f "$work/prefix/lib/cmake/frameshm/frameshmConfig.cmake"
 test -f "$work/prefix/lib/pkgconfig/frameshm.pc"
 

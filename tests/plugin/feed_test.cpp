@@ -396,11 +396,11 @@ TEST_CASE("the pipeline goes to NULL promptly while frameshmsrc waits for a prod
   CHECK(std::chrono::steady_clock::now() - before < 5s);
 }
 
-TEST_CASE("frameshmsink mode=0660 makes the segment group-readable") {
+TEST_CASE("frameshmsink backend=posix mode=0660 makes the segment group-readable") {
   const std::string feed = uniqueFeed("mode");
   FeedGuard guard(feed);
   auto pipeline = Pipeline::launch(
-      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink mode=0660 feed=" + feed);
+      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink backend=posix mode=0660 feed=" + feed);
   REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
   bool exists = false;
   for (int i = 0; i < 100 && !exists; ++i) {

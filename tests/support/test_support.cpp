@@ -4,14 +4,20 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,10 +40,50 @@ std::string uniqueFeed(std::string_view tag, std::string_view prefix) {
   return name;
 }
 
+bool feedServed(std::string_view feed, std::string_view socketDir) {
+  std::string dir(socketDir);
+  if (dir.empty() && std::getenv("FRAMESHM_SOCKET_DIR")) dir = std::getenv("FRAMESHM_SOCKET_DIR");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  socklen_t length = 0;
+  if (dir.empty()) {
+    std::string name = "frameshm/";
+    name.append(feed);
+    std::memcpy(addr.sun_path + 1, name.data(), std::min(name.size(), sizeof addr.sun_path - 1));
+    length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  } else {
+    std::string path = dir;
+    path.append("/frameshm.").append(feed).append(".sock");
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    length = sizeof addr;
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool served = connect(fd, reinterpret_cast<const sockaddr*>(&addr), length) == 0;
+  close(fd);
+  return served;
+}
+
 bool segmentExists(std::string_view feed) {
   struct stat st {};
   const std::string path = "/dev/shm/" + std::string(kShmPrefix) + std::string(feed);
-  return stat(path.c_str(), &st) == 0;
+  if (stat(path.c_str(), &st) == 0 || feedServed(feed)) return true;
+  const char* dir = std::getenv("FRAMESHM_SOCKET_DIR");
+  if (!dir || !*dir) return false;
+  std::string socket = dir;
+  socket.append("/frameshm.").append(feed).append(".sock");
+  return lstat(socket.c_str(), &st) == 0;
+}
+
+std::vector<int> sysvSegments(pid_t creator) {
+  std::vector<int> ids;
+  shm_info info{};
+  const int highest = shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&info));
+  for (int index = 0; index <= highest; ++index) {
+    shmid_ds ds{};
+    const int id = shmctl(index, SHM_STAT, &ds);
+    if (id >= 0 && ds.shm_perm.cuid == geteuid() && (creator == 0 || ds.shm_cpid == creator)) ids.push_back(id);
+  }
+  return ids;
 }
 
 std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
@@ -54,7 +100,6 @@ std::vector<std::string> segmentsWithPrefix(std::string_view prefix) {
 }
 
 FeedGuard::~FeedGuard() {
-  // Built by appending: GCC 12's -O3 reports a false -Wrestrict for "/" + std::string(...).
   std::string name = "/";
   name.append(kShmPrefix).append(feed_);
   shm_unlink(name.c_str());
@@ -180,6 +225,17 @@ void Child::kill(int signal) noexcept {
 int Child::stop(std::chrono::milliseconds grace) {
   kill(SIGINT);
   return wait(grace);
+}
+
+BackgroundPublisher::BackgroundPublisher(Producer& producer, std::chrono::milliseconds interval)
+    : thread_([this, &producer, interval] {
+        const std::vector<std::byte> frame(producer.format().frameSize);
+        while (!stop_ && producer.write(frame)) std::this_thread::sleep_for(interval);
+      }) {}
+
+BackgroundPublisher::~BackgroundPublisher() {
+  stop_ = true;
+  thread_.join();
 }
 
 std::string readFile(const std::string& path) {

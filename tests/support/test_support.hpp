@@ -17,13 +17,17 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "frameshm/producer.hpp"
 
 namespace frameshm::test {
 
@@ -31,13 +35,23 @@ namespace frameshm::test {
 // within this machine for this run.
 std::string uniqueFeed(std::string_view tag, std::string_view prefix = "t-");
 
-// Whether /dev/shm holds a segment for `feed`.
+// Whether anything of `feed` is there: a producer answering on its socket,
+// its POSIX file in /dev/shm, or a path socket in FRAMESHM_SOCKET_DIR.
 bool segmentExists(std::string_view feed);
+// Whether a producer answers on the feed's (default) socket.
+bool feedServed(std::string_view feed, std::string_view socketDir = {});
 
-// Segments in /dev/shm whose feed name starts with `prefix`.
+// POSIX files in /dev/shm whose feed name starts with `prefix`.
 std::vector<std::string> segmentsWithPrefix(std::string_view prefix);
 
-// Removes the feed's segment, if any, when destroyed.
+// System V segments of this user alive right now (ipcs -m), by id; only
+// those `creator` made, if given (tests run in parallel).
+std::vector<int> sysvSegments(pid_t creator = 0);
+
+// Every backend, for tests that run the same way on each.
+inline constexpr const char* kBackends[] = {"memfd", "posix", "sysv"};
+
+// Removes the feed's POSIX file, if any, when destroyed.
 class FeedGuard {
  public:
   explicit FeedGuard(std::string feed) : feed_(std::move(feed)) {}
@@ -122,6 +136,20 @@ class ResultPipe {
 
  private:
   int fds_[2]{-1, -1};
+};
+
+// Publishes zero-filled frames through `producer` every `interval`, on a
+// thread of its own, until destroyed or a publish fails.
+class BackgroundPublisher {
+ public:
+  BackgroundPublisher(Producer& producer, std::chrono::milliseconds interval);
+  BackgroundPublisher(const BackgroundPublisher&) = delete;
+  BackgroundPublisher& operator=(const BackgroundPublisher&) = delete;
+  ~BackgroundPublisher();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // The whole contents of a file ("" if it cannot be read).

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/consumer.hpp — reading frames from a named feed, in place.
 //
-// A Consumer maps a feed read-only, registers in one of its reader slots and
-// waits on that slot's own semaphore, so every consumer is woken by every
-// frame. A Frame is a read-only view straight into the segment: no copy. The
+// A Consumer connects to the feed's socket (feed.hpp: the discovery order),
+// checks that the producer is of a user it trusts (its own, root, or
+// trustedUids), and gets the frame memory, which it maps read-only, and a
+// control memory of its own for its pins and statistics. It blocks on one
+// futex word every reader shares; a thread of the consumer watches the
+// connection, so a producer's death wakes it at once. A Frame is a read-only
+// view straight into the frame memory: no copy. The
 // producer may overwrite an unpinned slot while you read it, so a view that
 // was read in place must be confirmed with `Frame::intact()` afterwards (or
 // use `readInto`, which copies and confirms for you). With `pin`, the slot is
@@ -21,14 +25,18 @@
 //   }
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "frameshm/error.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/frame_meta.hpp"
 
@@ -43,6 +51,16 @@ struct ConsumerOptions {
   std::chrono::microseconds spin{0};
   // Pin the slot of each Frame while it lives, so the producer writes elsewhere.
   bool pin = false;
+  // Where to look for the feed's socket (feed.hpp): empty means
+  // FRAMESHM_SOCKET_DIR, else the abstract name @frameshm/<feed>.
+  std::string socketDir{};
+  // Producers of these uids are trusted too (always: this user and root). A
+  // feed served by anyone else is refused: an abstract name can be bound by
+  // any user, so this is what stops a squatter.
+  std::vector<uid_t> trustedUids{};
+  // Give this consumer a pollable descriptor (pollFd()); costs the producer
+  // one write() per frame for this reader only.
+  bool pollable = false;
 };
 
 struct ReaderStats {
@@ -55,6 +73,26 @@ struct ReaderStats {
 namespace detail {
 struct Attachment;
 struct ConsumerState;
+
+// Keeps a Frame's memory mapped and its slot pinned; unpins when destroyed or
+// assigned over, so that Frame's own moves are the defaulted ones. Move-only.
+class FrameHold {
+ public:
+  FrameHold() = default;
+  FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept;
+  FrameHold(FrameHold&& other) noexcept;
+  FrameHold& operator=(FrameHold&& other) noexcept;
+  FrameHold(const FrameHold&) = delete;
+  FrameHold& operator=(const FrameHold&) = delete;
+  ~FrameHold() { release(); }
+  [[nodiscard]] Attachment* get() const noexcept { return attachment_.get(); }
+
+ private:
+  void release() noexcept;
+  std::shared_ptr<Attachment> attachment_;
+  std::uint32_t index_ = 0;
+  bool pinned_ = false;
+};
 }  // namespace detail
 
 // A read-only view of one frame in the segment. Move-only; releases its pin
@@ -63,11 +101,11 @@ struct ConsumerState;
 class Frame {
  public:
   Frame() = default;
-  Frame(Frame&& other) noexcept;
-  Frame& operator=(Frame&& other) noexcept;
+  Frame(Frame&& other) noexcept = default;
+  Frame& operator=(Frame&& other) noexcept = default;
   Frame(const Frame&) = delete;
   Frame& operator=(const Frame&) = delete;
-  ~Frame();
+  ~Frame() = default;
 
   // The frame's bytes (payloadSize of them), read-only.
   [[nodiscard]] std::span<const std::byte> data() const noexcept { return data_; }
@@ -85,11 +123,11 @@ class Frame {
   // so everything read from data() so far is this frame. A false answer is
   // counted as a torn read in the consumer's stats (once per Frame).
   [[nodiscard]] bool intact() noexcept;
-  [[nodiscard]] explicit operator bool() const noexcept { return attachment_ != nullptr; }
+  [[nodiscard]] explicit operator bool() const noexcept { return hold_.get() != nullptr; }
 
  private:
   friend struct detail::ConsumerState;
-  std::shared_ptr<detail::Attachment> attachment_;
+  detail::FrameHold hold_;
   std::span<const std::byte> data_;
   const FrameFormat* format_ = nullptr;
   const std::uint64_t* sequenceWord_ = nullptr;
@@ -99,8 +137,6 @@ class Frame {
   std::int64_t publishNs_ = 0;
   std::uint64_t droppedBefore_ = 0;
   std::uint64_t generation_ = 0;
-  std::uint32_t index_ = 0;
-  bool pinned_ = false;
   bool tornCounted_ = false;
 };
 
@@ -116,9 +152,11 @@ struct FrameInfo {
 
 class Consumer {
  public:
-  // Opens the feed, waiting up to openTimeout for it to appear, and takes a
-  // reader slot. Errors: InvalidFeedName, NotFound ("feed 'cam0' does not
-  // exist"), Timeout, PermissionDenied ("permission denied for feed 'cam0'"),
+  // Opens the feed, waiting up to openTimeout for it to appear, and is let in
+  // as a reader. Errors: InvalidFeedName, NotFound ("feed 'cam0' does not
+  // exist"), ProducerGone (only a dead producer's POSIX file is left),
+  // Timeout, PermissionDenied ("permission denied for feed 'cam0'": the
+  // producer does not let this user in, or its uid is not trusted),
   // AbiMismatch, Corrupt, UnsupportedFormat, ReadersFull, SystemError.
   [[nodiscard]] static Result<Consumer> open(ConsumerOptions options);
 
@@ -126,7 +164,7 @@ class Consumer {
   Consumer& operator=(Consumer&& other) noexcept;
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
-  // Gives the reader slot back and unmaps the segment.
+  // Hangs up (the producer forgets this reader and its pins) and unmaps.
   ~Consumer();
 
   // The next frame newer than the last one returned, waiting up to `timeout`.
@@ -142,8 +180,17 @@ class Consumer {
   // Waits like waitFrame, copies the frame into `out` (at least frameSize
   // bytes) and confirms it intact; a torn copy is retried, never returned.
   // Errors: InvalidArgument (buffer too small), and as waitFrame.
-  [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out,
-                                           std::chrono::microseconds timeout);
+  [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out, std::chrono::microseconds timeout);
+
+  // With ConsumerOptions::pollable, a descriptor for poll/epoll/GLib/Qt/asyncio
+  // loops, the same for the consumer's whole life (-1 otherwise). It becomes
+  // readable when the attached producer publishes a frame or the feed
+  // changes state (ended, replaced, producer died); waitFrame and tryFrame
+  // make it unreadable again, so call tryFrame until NoFrame after each
+  // wake-up. A wake-up may find nothing new. While no producer is attached
+  // (after FeedEnded or ProducerGone) nothing makes it readable: poll with a
+  // timeout and call tryFrame, which re-attaches. Never read or close it.
+  [[nodiscard]] int pollFd() const noexcept;
 
   // Whether the consumer is attached to a live segment right now.
   [[nodiscard]] bool attached() const noexcept;

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // frameshm/producer.hpp — publishing frames into a named feed.
 //
-// A Producer creates the feed's segment and publishes frames into its slots.
-// It never waits for a consumer: each frame goes into a slot that is neither
-// the newest frame nor pinned by a reader, with the slot's sequence counter
-// odd while it is written; then the slot becomes the newest frame and every
-// registered reader's semaphore is posted. Destroying the Producer ends the
-// feed (readers see it ended) and removes its name.
+// A Producer creates the feed's frame memory (Backend: a sealed memfd by
+// default) and serves the feed's socket (feed.hpp) from a thread of its own:
+// it lets readers in (SO_PEERCRED: its own uid, root, or the allowed uids and
+// groups), gives each the frame memory read-only and a control memory of its
+// own, and takes a dead reader's pins back the moment its connection hangs
+// up. Publishing never waits for a consumer: each frame goes into a slot that
+// is neither the newest frame nor pinned by a reader, with the slot's
+// sequence counter odd while it is written; then the slot becomes the newest
+// frame and one futex word is bumped, woken only if some reader waits.
+// Destroying the Producer ends the feed (readers see it ended) and removes
+// its name.
 //
 // Two ways to write a frame: copy it in with `write`, or `acquire` a slot,
 // fill it in place (zero copy for capture code and decoders) and `publish` it.
@@ -26,21 +31,34 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "frameshm/error.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/frame_meta.hpp"
 
 namespace frameshm {
 
 struct ProducerOptions {
-  std::string feed{};   // required: 1..200 of [A-Za-z0-9._-]
-  FrameFormat format{}; // required: from makeFormat, or custom and valid
+  std::string feed{};             // required: 1..200 of [A-Za-z0-9._-]
+  FrameFormat format{};           // required: from makeFormat, or custom and valid
   std::uint32_t slots = 3;        // frame slots, 2..64; readers that pin need 2 + pinners
-  std::uint32_t maxReaders = 16;  // reader slots, 1..256
-  mode_t mode = 0600;             // permissions of the segment; 0660 opens it to the group
-  bool replace = false;           // take over a feed a live producer holds
-  std::string caps{};             // GStreamer caps string, < 4 KiB; empty: none
+  std::uint32_t maxReaders = 16;  // readers admitted at once, 1..256
+  // Permissions of the POSIX file, the SysV segment and a path socket; 0660
+  // opens them to the group (descriptors passed over the socket need none).
+  mode_t mode = 0600;
+  bool replace = false;              // take over a feed a live producer of this user holds
+  std::string caps{};                // GStreamer caps string, < 4 KiB; empty: none
+  Backend backend = Backend::Memfd;  // where the frames live
+  // Where the feed's socket goes (feed.hpp): empty means FRAMESHM_SOCKET_DIR,
+  // else the abstract name @frameshm/<feed>.
+  std::string socketDir{};
+  // Who may read besides this user and root: uids, and groups (a reader's
+  // primary or supplementary group). SysV: the first group also gets read
+  // access to the segment.
+  std::vector<uid_t> allowedUids{};
+  std::vector<gid_t> allowedGids{};
 };
 
 namespace detail {
@@ -83,7 +101,7 @@ class WriteSlot {
 struct ProducerStats {
   std::uint64_t framesPublished = 0;
   std::uint64_t pinnedOverwrites = 0;  // frames written over a pinned slot (too few slots)
-  std::uint64_t readersReclaimed = 0;  // reader slots taken back from dead readers
+  std::uint64_t readersReclaimed = 0;  // readers whose connection ended (their pins went with it)
 };
 
 class Producer {
@@ -112,8 +130,7 @@ class Producer {
   [[nodiscard]] Result<std::uint64_t> publish(WriteSlot&& slot, const FrameMeta& meta = {});
   // Copies `frame` (at most frameSize bytes) into a slot and publishes it.
   // Returns the frame number. Errors: as acquire and publish.
-  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame,
-                                            const FrameMeta& meta = {});
+  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame, const FrameMeta& meta = {});
 
   // Starts a new generation of the feed with another format or caps: the
   // current segment is marked superseded and a new one takes the name.
@@ -127,10 +144,11 @@ class Producer {
   [[nodiscard]] const std::string& feed() const noexcept;
   [[nodiscard]] std::uint64_t generation() const noexcept;
   [[nodiscard]] std::uint32_t slotCount() const noexcept;
-  // Readers registered right now.
+  // Readers connected right now.
   [[nodiscard]] std::uint32_t readerCount() const noexcept;
   [[nodiscard]] ProducerStats stats() const noexcept;
-  // Bytes the segment occupies.
+  [[nodiscard]] Backend backend() const noexcept;
+  // Bytes the frame memory occupies.
   [[nodiscard]] std::uint64_t segmentSize() const noexcept;
 
   // Publish rate over the last second, frames per second.
