@@ -9,7 +9,7 @@
 // /proc/net/unix, path sockets in FRAMESHM_SOCKET_DIR or --socket-dir), and
 // a dead POSIX producer by its file in /dev/shm. Names and messages are
 // printed escaped: a hostile name cannot put escapes on the terminal.
-#include <CLI/CLI.hpp>
+#include "cli_parse.hpp"
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -110,7 +110,8 @@ void printJson(const std::vector<Listed>& feeds) {
 int main(int argc, char** argv) {
   CLI::App app{
       "frameshm-ls: list the frameshm feeds of this machine (name, producer, format, slots, frames, "
-      "rate, readers), mark stale ones and optionally remove them"};
+      "rate, readers), mark stale ones and optionally remove them",
+      "frameshm-ls"};
   bool asJson = false, clean = false;
   std::vector<std::string> names;
   app.add_flag("--json", asJson, "print JSON instead of a table");
@@ -119,14 +120,7 @@ int main(int argc, char** argv) {
                "remove what dead producers left: POSIX files, path sockets (never a live feed)");
   app.add_option("--socket-dir", socketDir, "look for path sockets here (default: $FRAMESHM_SOCKET_DIR)");
   app.add_option("feeds", names, "only these feeds (default: all)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "frameshm-ls: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = frameshm::cli::parse(app, argc, argv)) return *code;
 
   std::vector<Listed> feeds;
   if (names.empty()) {
