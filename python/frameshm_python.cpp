@@ -20,6 +20,7 @@
 
 #include "frameshm/consumer.hpp"
 #include "frameshm/error.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/producer.hpp"
 
@@ -233,8 +234,9 @@ class PyFrame {
 
 class PyConsumer {
  public:
-  PyConsumer(const std::string& feed, std::optional<double> timeout, double spin, bool pin) {
-    frameshm::ConsumerOptions options{.feed = feed, .spin = toMicroseconds(spin, "spin"), .pin = pin};
+  PyConsumer(const std::string& feed, std::optional<double> timeout, double spin, bool pin, bool pollable) {
+    frameshm::ConsumerOptions options{
+        .feed = feed, .spin = toMicroseconds(spin, "spin"), .pin = pin, .pollable = pollable};
     // open() itself waits without slices; Ctrl-C is honoured between short opens.
     const std::optional<std::chrono::microseconds> limit =
         timeout ? std::optional(toMicroseconds(*timeout, "timeout")) : std::nullopt;
@@ -304,6 +306,15 @@ class PyConsumer {
     d["generations"] = s.generations;
     d["frame_rate"] = get().frameRate();
     return d;
+  }
+
+  int fileno() {
+    const int fd = get().pollFd();
+    if (fd < 0) {
+      raise({frameshm::ErrorCode::InvalidState,
+             "feed '" + get().feed() + "' was opened without pollable=True: it has no descriptor to wait on"});
+    }
+    return fd;
   }
 
   void close() { consumer_.reset(); }
@@ -376,7 +387,7 @@ class PyProducer {
  public:
   PyProducer(const std::string& feed, const std::string& formatName, std::uint32_t width, std::uint32_t height,
              double fps, std::uint32_t slots, std::uint32_t maxReaders, std::uint32_t mode, bool replace,
-             const std::string& caps) {
+             const std::string& caps, const std::string& backendName) {
     const auto pixelFormat = frameshm::parsePixelFormat(formatName);
     if (!pixelFormat) {
       std::string known;
@@ -384,13 +395,18 @@ class PyProducer {
       raise({frameshm::ErrorCode::UnsupportedFormat, "unknown pixel format '" + formatName + "' (one of " + known + ")"});
     }
     const auto format = unwrap(frameshm::makeFormat(*pixelFormat, width, height, toRate(fps)));
+    const auto backend = frameshm::backendFromString(backendName);
+    if (!backend) {
+      raise({frameshm::ErrorCode::InvalidArgument, "unknown backend '" + backendName + "' (memfd, posix or sysv)"});
+    }
     producer_ = std::make_shared<frameshm::Producer>(unwrap(frameshm::Producer::create({.feed = feed,
                                                          .format = format,
                                                          .slots = slots,
                                                          .maxReaders = maxReaders,
                                                          .mode = static_cast<mode_t>(mode),
                                                          .replace = replace,
-                                                         .caps = caps})));
+                                                         .caps = caps,
+                                                         .backend = *backend})));
   }
 
   PyWriteSlot acquire() { return PyWriteSlot(producer_, unwrap(get().acquire())); }
@@ -570,9 +586,16 @@ when the consumer pins) lives while the Frame or any of its arrays does.)")
 
 timeout: seconds to wait for the feed to appear (None: forever; 0: not at all).
 spin: seconds to spin around a frame's expected arrival before blocking.
-pin: keep each frame's slot from the producer while the frame lives.)")
-      .def(py::init<const std::string&, std::optional<double>, double, bool>(), py::arg("feed"),
-           py::arg("timeout") = 0.0, py::arg("spin") = 0.0, py::arg("pin") = false)
+pin: keep each frame's slot from the producer while the frame lives.
+pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
+  Qt or GLib loops; it costs the producer one write per frame for this
+  reader only.)")
+      .def(py::init<const std::string&, std::optional<double>, double, bool, bool>(), py::arg("feed"),
+           py::arg("timeout") = 0.0, py::arg("spin") = 0.0, py::arg("pin") = false, py::arg("pollable") = false)
+      .def("fileno", &PyConsumer::fileno,
+           "With pollable=True, a descriptor that becomes readable when a frame is published or the feed "
+           "changes state; then call try_frame() until it returns None. Never read or close it. While no "
+           "producer is attached nothing makes it readable: also call try_frame() now and then.")
       .def("wait_frame", &PyConsumer::waitFrame, py::arg("timeout") = 1.0,
            "The next frame newer than the last one, waiting up to timeout seconds (None: forever). Raises "
            "Timeout, FeedEnded or ProducerGone (once, then waits for the feed to come back).")
@@ -606,12 +629,13 @@ pin: keep each frame's slot from the producer while the frame lives.)")
         feed.publish(slot)
 
 The producer never waits for a consumer. Closing it (or leaving the with
-block) ends the feed.)")
+block) ends the feed. backend: "memfd" (default: sealed, nothing on disk),
+"posix" (/dev/shm/frameshm.<feed>) or "sysv" (a System V segment).)")
       .def(py::init<const std::string&, const std::string&, std::uint32_t, std::uint32_t, double, std::uint32_t,
-                    std::uint32_t, std::uint32_t, bool, const std::string&>(),
+                    std::uint32_t, std::uint32_t, bool, const std::string&, const std::string&>(),
            py::arg("feed"), py::kw_only(), py::arg("format") = "BGR", py::arg("width") = 640,
            py::arg("height") = 480, py::arg("fps") = 30.0, py::arg("slots") = 3, py::arg("max_readers") = 16,
-           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "")
+           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "", py::arg("backend") = "memfd")
       .def("acquire", &PyProducer::acquire, "A slot to fill in place (one at a time).")
       .def("publish", &PyProducer::publish, py::arg("slot"), py::kw_only(), py::arg("pts") = -1,
            py::arg("capture_ns") = -1, py::arg("duration") = -1, py::arg("flags") = 0,
