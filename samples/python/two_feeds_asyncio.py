@@ -4,8 +4,10 @@
 
     samples/python/two_feeds_asyncio.py cam0 cam1 [--frames N]
 
-Each wait runs in the default executor: frameshm releases the GIL while it
-waits, so both feeds and the event loop run side by side.
+No thread per feed: each consumer is opened with pollable=True, and the event
+loop watches its fileno() (loop.add_reader). When the descriptor becomes
+readable, try_frame() is called until it returns None. While a feed has no
+producer nothing wakes its descriptor, so each feed also looks every 250 ms.
 """
 import argparse
 import asyncio
@@ -16,20 +18,32 @@ import frameshm
 
 async def watch(name, frames):
     loop = asyncio.get_running_loop()
-    consumer = await loop.run_in_executor(None, lambda: frameshm.Consumer(name, timeout=5))
+    # Opening may wait up to 5 s for the feed to appear: not on the loop's thread.
+    consumer = await loop.run_in_executor(None, lambda: frameshm.Consumer(name, timeout=5, pollable=True))
+    readable = asyncio.Event()
     count = 0
     with consumer:
-        while count < frames or frames == 0:
-            try:
-                frame = await loop.run_in_executor(None, consumer.wait_frame, 1.0)
-            except (frameshm.FeedEnded, frameshm.ProducerGone):
-                break
-            except frameshm.Timeout:
-                continue
-            mean = float(frame.planes[0].mean())
-            if frame.intact():
-                count += 1
-                print(f"{name}: frame {frame.number} mean {mean:.1f}", flush=True)
+        descriptor = consumer.fileno()
+        loop.add_reader(descriptor, readable.set)
+        try:
+            while count < frames or frames == 0:
+                try:
+                    await asyncio.wait_for(readable.wait(), timeout=0.25)
+                except asyncio.TimeoutError:
+                    pass
+                readable.clear()
+                try:
+                    while (frame := consumer.try_frame()) is not None:
+                        mean = float(frame.planes[0].mean())
+                        if frame.intact():
+                            count += 1
+                            print(f"{name}: frame {frame.number} mean {mean:.1f}", flush=True)
+                            if count == frames:
+                                break
+                except (frameshm.FeedEnded, frameshm.ProducerGone):
+                    break
+        finally:
+            loop.remove_reader(descriptor)
     return count
 
 
