@@ -256,6 +256,11 @@ void countFrame(GstElement*, GstBuffer*, GstPad*, gpointer counter) {
 // Frames per second through fakesink over `seconds`, after the first frame and a warm-up.
 int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
   std::atomic<std::uint64_t> frames{0};
+  // fakesink's streaming thread counts into `frames`: stop it before `frames` goes.
+  struct StopStreaming {
+    GstElement* pipeline;
+    ~StopStreaming() { gst_element_set_state(pipeline, GST_STATE_NULL); }
+  } stop{pipeline};
   g_signal_connect(sink, "handoff", G_CALLBACK(countFrame), &frames);
   const std::int64_t deadline = frameshm::monotonicNs() + 15'000'000'000;
   while (frames.load() == 0) {

@@ -114,8 +114,8 @@ TEST_CASE("frameshm-ls marks a killed producer's segment stale and --clean remov
   FeedGuard guard(feed);
   auto producer = Child::fork([&] {
     // POSIX: the backend whose killed producer leaves something (its file) to clean.
-    auto created =
-        frameshm::Producer::create({.feed = feed, .format = smallFormat(), .backend = frameshm::Backend::Posix});
+    auto created = frameshm::Producer::create(
+        {.feed = feed, .format = smallFormat(), .backend = frameshm::Backend::Posix});
     if (!created) return 1;
     std::vector<std::byte> frame(smallFormat().frameSize);
     (void)created->write(frame);
@@ -152,7 +152,9 @@ TEST_CASE("frameshm-ls --clean never removes a live feed") {
   FeedGuard guard(feed);
   auto producer = frameshm::Producer::create({.feed = feed, .format = smallFormat()});
   REQUIRE(producer);
-  const auto cleaned = runLs({"--clean", "--json"});
+  // Named: a bare --clean would also remove the stale feeds of tests running
+  // beside this one (the test above counts on its own).
+  const auto cleaned = runLs({"--clean", "--json", feed});
   REQUIRE(cleaned.code == 0);
   const auto entry = feedEntry(cleaned.out, feed);
   REQUIRE(entry.is_object());

@@ -94,7 +94,10 @@ typedef enum frameshm_pixel_format {
   FRAMESHM_PIXEL_FORMAT_I420 = 7,
   FRAMESHM_PIXEL_FORMAT_NV12 = 8,
   FRAMESHM_PIXEL_FORMAT_YUY2 = 9,
-  FRAMESHM_PIXEL_FORMAT_UYVY = 10
+  FRAMESHM_PIXEL_FORMAT_UYVY = 10,
+  /* Not a format: makes the type hold any int (as Vulkan's _MAX_ENUM does),
+     so an unknown number passed in is refused with an error, in C and C++. */
+  FRAMESHM_PIXEL_FORMAT_MAX_ENUM = 0x7FFFFFFF
 } frameshm_pixel_format;
 
 /* GStreamer's name of the format ("I420", "BGRx"...), or NULL if unknown. */
