@@ -57,11 +57,14 @@ registry asan asan
 run_ctest "ASan+UBSan tests" asan
 step "ASan+UBSan: the GStreamer plugin's and the Python module's tests"
 # gst-launch-1.0, gst-inspect-1.0, GStreamer's plugin scanner and python3 are
-# not instrumented but load our instrumented plugin and module: the runtime must come first.
+# not instrumented but load our instrumented plugin and module: the runtime must come first,
+# and libstdc++ with it (python3 is not C++: without it ASan cannot find the real
+# __cxa_throw, and the module's first exception aborts the interpreter).
 # Preloaded into them, LeakSanitizer would report every system plugin they
 # load (OpenNI2 drivers...), so this pass checks memory errors, not leaks.
 registry asan asan-plugin
-LD_PRELOAD="$(gcc -print-file-name=libasan.so)" run_ctest "ASan+UBSan plugin tests" asan-plugin
+LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so.6)" \
+  run_ctest "ASan+UBSan plugin tests" asan-plugin
 
 step "TSan build (library, its tests)"
 "$root/scripts/build.sh" tsan || failed+=("TSan build")

@@ -63,8 +63,10 @@ TEST_CASE("frames written by frameshmsink are read by frameshm-consumer") {
   auto consumer =
       Child::spawn({FRAMESHM_CONSUMER, "--feed", feed, "--timeout", "15", "--exit-on-end", "--stats-json"},
                    {}, dir.file("consumer.out"), dir.file("consumer.err"));
+  // 150 frames (5 s): the consumer may attach a few seconds late (a loaded
+  // machine, a sanitizer's start-up) and still reads well over 30 of them.
   auto out = Pipeline::launch(
-      "videotestsrc is-live=true num-buffers=60 ! "
+      "videotestsrc is-live=true num-buffers=150 ! "
       "video/x-raw,format=I420,width=320,height=240,framerate=30/1 ! "
       "frameshmsink feed=" +
       feed);
