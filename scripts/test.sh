@@ -69,6 +69,9 @@ LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.
 step "TSan build (library, its tests)"
 "$root/scripts/build.sh" tsan || failed+=("TSan build")
 step "TSan: library, multi-process and hardening tests"
+# The preset sets die_after_fork=0: tests fork children that use the library
+# beside a producer's socket thread; TSan would otherwise refuse any thread
+# such a child starts (tests that fork readers fork them before any thread).
 registry tsan tsan
 run_ctest "TSan tests" tsan
 

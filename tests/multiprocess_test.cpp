@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The transport across real processes: readers and producers are forked
 // children, and some of them are killed with SIGKILL on purpose.
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -33,12 +32,14 @@ struct ReaderReport {
   std::uint64_t statsDropped = 0;  // what the library counted
   std::uint64_t statsTorn = 0;
   std::uint64_t lastNumber = 0;
-  int endedBy = -1;                // the ErrorCode that ended the reading loop
+  int endedBy = -1;  // the ErrorCode that ended the reading loop
 };
 
 enum class ReadMode { InPlace, Pinned, Copy };
 
-FrameFormat testFormat() { return *makeFormat(PixelFormat::Gray8, 64, 64, {0, 1}); }
+FrameFormat testFormat() {
+  return *makeFormat(PixelFormat::Gray8, 64, 64, {0, 1});
+}
 
 void fillAndStamp(WriteSlot& slot) {
   const auto n = slot.frameNumber();
@@ -102,11 +103,13 @@ bool waitForReaders(const Producer& producer, std::uint32_t count, std::chrono::
 
 }  // namespace
 
+// Readers are forked before their producer exists, while this process has no
+// other thread: a child of a process with threads (a producer's socket
+// thread) may not start threads of its own under TSan.
+
 TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equal the gaps seen") {
   const auto feed = uniqueFeed("verify");
   FeedGuard guard(feed);
-  auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 5});
-  REQUIRE(producer);
   frameshm::test::ResultPipe<ReaderReport> pipes[3];
   const ReadMode modes[3] = {ReadMode::InPlace, ReadMode::Pinned, ReadMode::Copy};
   std::vector<Child> readers;
@@ -115,6 +118,8 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
       pipes[r].send(readUntilEnd(feed, modes[r]));
       return 0;
     }));
+  auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 5});
+  REQUIRE(producer);
   REQUIRE(waitForReaders(*producer, 3, 10s));
 
   constexpr std::uint64_t kFrames = 100'000;
@@ -138,7 +143,7 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
     CHECK(report.endedBy == static_cast<int>(ErrorCode::FeedEnded));
     CHECK(report.lastNumber == kFrames);  // the last frame is never missed
     WARN("reader " << r << ": accepted " << report.accepted << ", dropped " << report.gaps << ", torn "
-                            << report.statsTorn);
+                   << report.statsTorn);
   }
   CHECK(producer->stats().pinnedOverwrites == 0);
 }
@@ -146,8 +151,6 @@ TEST_CASE("three readers verify 100000 frames: no torn frame accepted, drops equ
 TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor a normal reader") {
   const auto feed = uniqueFeed("slow");
   FeedGuard guard(feed);
-  auto producer = Producer::create({.feed = feed, .format = testFormat()});
-  REQUIRE(producer);
   frameshm::test::ResultPipe<ReaderReport> slowPipe, normalPipe;
   auto slow = Child::fork([&] {
     ReaderReport report;
@@ -165,6 +168,8 @@ TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor 
     normalPipe.send(readUntilEnd(feed, ReadMode::InPlace));
     return 0;
   });
+  auto producer = Producer::create({.feed = feed, .format = testFormat()});
+  REQUIRE(producer);
   REQUIRE(waitForReaders(*producer, 2, 10s));
 
   // 300 frames at 100 fps: 3 s. A transport that waited for the slow reader
@@ -200,8 +205,6 @@ TEST_CASE("a reader that sleeps 100 ms per frame slows neither the producer nor 
 TEST_CASE("a reader that spins before blocking receives a paced producer's frames intact") {
   const auto feed = uniqueFeed("spin");
   FeedGuard guard(feed);
-  auto producer = Producer::create({.feed = feed, .format = testFormat()});
-  REQUIRE(producer);
   frameshm::test::ResultPipe<ReaderReport> pipe;
   auto reader = Child::fork([&] {
     ReaderReport report;
@@ -209,7 +212,8 @@ TEST_CASE("a reader that spins before blocking receives a paced producer's frame
     if (!consumer) return 1;
     std::uint64_t previous = 0;
     while (auto frame = consumer->waitFrame(10s)) {
-      const bool good = checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == frame->number();
+      const bool good =
+          checkStamp(frame->data()) == StampCheck::Ok && stampedNumber(frame->data()) == frame->number();
       if (previous != 0 && frame->number() > previous + 1) report.gaps += frame->number() - previous - 1;
       previous = frame->number();
       if (!frame->intact()) continue;
@@ -220,6 +224,8 @@ TEST_CASE("a reader that spins before blocking receives a paced producer's frame
     pipe.send(report);
     return 0;
   });
+  auto producer = Producer::create({.feed = feed, .format = testFormat()});
+  REQUIRE(producer);
   REQUIRE(waitForReaders(*producer, 1, 10s));
   constexpr int kFrames = 200;  // at 200 Hz: the reader learns the interval and spins around it
   const auto start = std::chrono::steady_clock::now();
@@ -240,11 +246,10 @@ TEST_CASE("a reader that spins before blocking receives a paced producer's frame
   WARN("spinning reader accepted " << report->accepted << " of " << kFrames);
 }
 
-TEST_CASE("a reader killed while pinning a slot does not stop the producer and its slot and pin are reclaimed") {
+TEST_CASE(
+    "a reader killed while pinning a slot does not stop the producer and its slot and pin are reclaimed") {
   const auto feed = uniqueFeed("killpin");
   FeedGuard guard(feed);
-  auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 3, .maxReaders = 1});
-  REQUIRE(producer);
   frameshm::test::ResultPipe<char> pinned;
   auto reader = Child::fork([&] {
     auto consumer = Consumer::open({.feed = feed, .openTimeout = 5000ms, .pin = true});
@@ -255,6 +260,8 @@ TEST_CASE("a reader killed while pinning a slot does not stop the producer and i
     pause();  // holds the pin until killed
     return 0;
   });
+  auto producer = Producer::create({.feed = feed, .format = testFormat(), .slots = 3, .maxReaders = 1});
+  REQUIRE(producer);
   REQUIRE(waitForReaders(*producer, 1, 10s));
   std::optional<char> holding;
   for (int i = 0; i < 1000 && !holding; ++i) {
@@ -277,9 +284,10 @@ TEST_CASE("a reader killed while pinning a slot does not stop the producer and i
   REQUIRE(next);
   REQUIRE(producer->write(std::vector<std::byte>(100)));
   CHECK(next->waitFrame(1s));
-  WARN("reclaimed after "
-                << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed).count()
-                << " ms");
+  WARN("reclaimed after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now() - killed)
+                                 .count()
+                          << " ms");
 }
 
 TEST_CASE("a producer killed with SIGKILL is reported gone, and its successor is picked up") {
@@ -316,7 +324,7 @@ TEST_CASE("a producer killed with SIGKILL is reported gone, and its successor is
   CHECK(result.error().code == ErrorCode::ProducerGone);
   CHECK(noticed < 1s);  // the design bound is 50 ms; this only proves it does not hang
   WARN("producer death noticed after "
-                << std::chrono::duration_cast<std::chrono::microseconds>(noticed).count() << " us");
+       << std::chrono::duration_cast<std::chrono::microseconds>(noticed).count() << " us");
 
   // Reported once: while only the dead producer's segment is there, waiting is a timeout.
   CHECK(consumer->waitFrame(60ms).error().code == ErrorCode::Timeout);

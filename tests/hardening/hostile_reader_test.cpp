@@ -190,19 +190,24 @@ TEST_CASE("a hostile reader of another uid cannot break the feed for the produce
   INFO("backend " << backend);
   const auto feed = uniqueFeed("hostile-" + backend);
   FeedGuard guard(feed);
+  // Every child is forked before the producer exists, while this process has
+  // no other thread (under TSan a child of a threaded process may not start
+  // threads); the hostile one attacks once the two readers are in.
+  constexpr std::uint64_t kFrames = 3000;
+  test::ResultPipe<ReaderReport> reportA, reportB;
+  auto a = Child::fork([&] { return verify(feed, kFrames, reportA); });
+  auto b = Child::fork([&] { return verify(feed, kFrames, reportB); });
+  test::ResultPipe<Verdict> verdict;
+  test::ResultPipe<char> go;
+  auto hostile = Child::fork([&] { return go.receive(60s) ? attack(feed, verdict) : 8; });
   auto producer = Producer::create({.feed = feed,
                                     .format = *makeFormat(PixelFormat::Gray8, 320, 240, {500, 1}),
                                     .slots = 3,
                                     .backend = *backendFromString(backend),
                                     .allowedGids = {kNogroup}});
   REQUIRE(producer);
-  constexpr std::uint64_t kFrames = 3000;
-  test::ResultPipe<ReaderReport> reportA, reportB;
-  auto a = Child::fork([&] { return verify(feed, kFrames, reportA); });
-  auto b = Child::fork([&] { return verify(feed, kFrames, reportB); });
   for (int i = 0; i < 5000 && producer->readerCount() < 2; ++i) std::this_thread::sleep_for(1ms);
-  test::ResultPipe<Verdict> verdict;
-  auto hostile = Child::fork([&] { return attack(feed, verdict); });
+  go.send(1);
 
   std::atomic<bool> stop{false};
   std::uint64_t failures = 0;
