@@ -172,16 +172,20 @@ std::string launchLine(const std::string& feed, const EncodeOptions& options) {
     line += "jpegenc quality=" + std::to_string(options.jpegQuality) + " ! rtpjpegpay name=pay0 pt=26 )";
     return line;
   }
+  // SPS and PPS before every keyframe, so that a client that joins late, or
+  // sees the size change, decodes from the next keyframe: x264enc writes them
+  // itself in byte-stream form (rtph264pay's config-interval=-1 would also
+  // put them between the slices of zerolatency's sliced threads, which
+  // splits each keyframe in two for ffmpeg); another encoder gets the payloader's.
   if (options.encoder.empty()) {
-    line += "x264enc tune=zerolatency speed-preset=superfast bitrate=" + std::to_string(options.bitrateKbps) +
-            " key-int-max=" + std::to_string(options.keyframeInterval) +
-            " ! video/x-h264,profile=constrained-baseline";
+    line +=
+        "x264enc tune=zerolatency speed-preset=superfast bitrate=" + std::to_string(options.bitrateKbps) +
+        " key-int-max=" + std::to_string(options.keyframeInterval) +
+        " ! video/x-h264,stream-format=byte-stream,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 "
+        "config-interval=0 )";
   } else {
-    line += options.encoder + " ! h264parse";
+    line += options.encoder + " ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )";
   }
-  // config-interval=-1: SPS and PPS before every keyframe, so a client that
-  // joins late, or sees the size change, can decode from the next keyframe.
-  line += " ! rtph264pay name=pay0 pt=96 config-interval=-1 )";
   return line;
 }
 
