@@ -192,6 +192,35 @@ TEST_CASE("garbage sent to the port does not disturb the server or its clients")
   CHECK(server.process.child.stop(10s) == 0);
 }
 
+TEST_CASE("with --cert and --key the feed is served over rtsps only") {
+  TempDir dir;
+  const auto made =
+      run(dir, "openssl",
+          {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir.file("key.pem"), "-out",
+           dir.file("cert.pem"), "-days", "2", "-subj", "/CN=localhost"});
+  REQUIRE(made.code == 0);
+  const auto feed = uniqueFeed("rtsp-tls");
+  FeedGuard guard(feed);
+  auto producer = startProducer(dir, feed, 320, 240);
+  auto server =
+      startServer(dir, {"--feed", feed, "--cert", dir.file("cert.pem"), "--key", dir.file("key.pem")});
+  REQUIRE(server.port > 0);
+  REQUIRE(server.waitForMount(feed));
+  const std::string at = "127.0.0.1:" + std::to_string(server.port) + "/" + feed;
+  const auto secure = run(dir, "rtsps", ffprobe("rtsps://" + at));
+  INFO(secure.err);
+  CHECK(secure.code == 0);
+  CHECK(secure.out.find("codec_name=h264") != std::string::npos);
+  const auto play = run(dir, "rtspsrc",
+                        {"gst-launch-1.0", "rtspsrc", "location=rtsps://" + at, "tls-validation-flags=0", "!",
+                         "decodebin", "!", "identity", "eos-after=10", "!", "fakesink"});
+  INFO(play.out << play.err);
+  CHECK(play.code == 0);
+  CHECK(run(dir, "plain", ffprobe("rtsp://" + at)).code != 0);  // no clear text
+  CHECK(server.process.child.running());
+  CHECK(server.process.child.stop(10s) == 0);
+}
+
 TEST_CASE("bad input is one line on stderr and exit code 2") {
   TempDir dir;
   // A port in use.
