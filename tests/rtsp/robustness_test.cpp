@@ -94,8 +94,8 @@ TEST_CASE("stalled, slow and paused clients cost the producer and the other clie
       static_cast<double>(frames.size() - 1) / (frames.back().ptsTime - frames.front().ptsTime);
   INFO("producer " << producerRate << " fps, server reads " << serverRate << " fps, client gets "
                    << clientRate << " fps");
-  CHECK(producerRate >= 0.8 * 30);
-  CHECK(clientRate >= 0.7 * serverRate);
+  CHECK(producerRate >= 0.7 * 30);
+  CHECK(clientRate >= 0.6 * serverRate);
   CHECK(server.process.child.running());
   CHECK(server.process.child.stop(10s) == 0);
 }

@@ -18,11 +18,28 @@ std::vector<std::string> gstEnv() {
   return {"GST_PLUGIN_PATH=" FRAMESHM_PLUGIN_DIR, "GST_REGISTRY=" FRAMESHM_GST_REGISTRY};
 }
 
+namespace {
+
+// What a child that loads the plugin needs in a sanitizer build (CMakeLists.txt).
+std::vector<std::string> sanitizerEnv([[maybe_unused]] const std::string& program) {
+#ifdef FRAMESHM_ASAN_RUNTIME
+  if (!program.starts_with("ff")) {  // ffmpeg and ffprobe do not load it
+    const char* options = std::getenv("ASAN_OPTIONS");
+    return {"LD_PRELOAD=" FRAMESHM_ASAN_RUNTIME,
+            "ASAN_OPTIONS=" + std::string(options != nullptr ? options : "") + ":detect_leaks=0"};
+  }
+#endif
+  return {};
+}
+
+}  // namespace
+
 Running start(const frameshm::test::TempDir& dir, const std::string& name,
               const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   const std::string out = dir.file(name + ".out");
   const std::string err = dir.file(name + ".err");
   auto all = gstEnv();
+  for (auto& entry : sanitizerEnv(argv.at(0))) all.push_back(std::move(entry));
   all.insert(all.end(), env.begin(), env.end());
   return Running{frameshm::test::Child::spawn(argv, frameshm::test::SpawnOptions{all, out, err, false}), out,
                  err};
