@@ -177,6 +177,7 @@ def main():
         clients = {
             "ffmpeg (TCP)": ffmpeg + ["-rtsp_transport", "tcp", "-i", url] + strip,
             "ffmpeg (UDP)": ffmpeg + ["-rtsp_transport", "udp", "-i", url] + strip,
+            "ffmpeg (UDP, one decoding thread)": ffmpeg + ["-threads", "1", "-rtsp_transport", "udp", "-i", url] + strip,
             "rtspsrc latency=0 ! decodebin": [
                 "gst-launch-1.0", "-q", "rtspsrc", f"location={url}", "latency=0", "!", "decodebin", "!", "videocrop",
                 f"right={WIDTH - STRIP_W}", f"bottom={HEIGHT - STRIP_H}", "!", "videoconvert", "!",

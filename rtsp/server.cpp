@@ -176,7 +176,8 @@ std::string launchLine(const std::string& feed, const EncodeOptions& options) {
   // sees the size change, decodes from the next keyframe: x264enc writes them
   // itself in byte-stream form (rtph264pay's config-interval=-1 would also
   // put them between the slices of zerolatency's sliced threads, which
-  // splits each keyframe in two for ffmpeg); another encoder gets the payloader's.
+  // splits each keyframe in two for ffmpeg); another encoder gets them from
+  // h264parse, which inserts them per access unit.
   if (options.encoder.empty()) {
     line +=
         "x264enc tune=zerolatency speed-preset=superfast bitrate=" + std::to_string(options.bitrateKbps) +
@@ -184,7 +185,8 @@ std::string launchLine(const std::string& feed, const EncodeOptions& options) {
         " ! video/x-h264,stream-format=byte-stream,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 "
         "config-interval=0 )";
   } else {
-    line += options.encoder + " ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=-1 )";
+    line +=
+        options.encoder + " ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=0 )";
   }
   return line;
 }

@@ -68,6 +68,26 @@ TEST_CASE("ffmpeg records 60 frames that decode without an error") {
   CHECK(server.process.child.stop(10s) == 0);
 }
 
+TEST_CASE("another H.264 encoder by --encoder gives frames that decode without an error") {
+  TempDir dir;
+  const auto feed = uniqueFeed("rtsp-encoder");
+  FeedGuard guard(feed);
+  auto producer = startProducer(dir, feed, 320, 240);
+  auto server = startServer(dir, {"--feed", feed, "--encoder", "openh264enc complexity=low"});
+  REQUIRE(server.port > 0);
+  REQUIRE(server.waitForMount(feed));
+  const auto out = dir.file("frames.yuv");
+  const auto record =
+      run(dir, "ffmpeg",
+          {"ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", server.url(feed), "-frames:v",
+           "30", "-f", "rawvideo", "-pix_fmt", "yuv420p", out});
+  INFO(record.err << server.process.err());
+  CHECK(record.code == 0);
+  CHECK(record.err.empty());
+  CHECK(frameshm::test::readFile(out).size() == 30u * 320 * 240 * 3 / 2);
+  CHECK(server.process.child.stop(10s) == 0);
+}
+
 TEST_CASE("gst-launch-1.0 rtspsrc ! decodebin plays the feed") {
   TempDir dir;
   const auto feed = uniqueFeed("rtsp-gst");
