@@ -7,7 +7,6 @@
 #include <sys/time.h>
 
 #include <cstdlib>
-#include <regex>
 #include <thread>
 
 #include "frameshm/feeds.hpp"
@@ -19,6 +18,18 @@ std::vector<std::string> gstEnv() {
 }
 
 namespace {
+
+// The text after the first `key` in `text` up to (not including) the first
+// of `stops` or the end of the line; nullopt without `key`. (No std::regex:
+// GCC 12 warns inside it under the sanitizers.)
+std::optional<std::string> valueAfter(std::string_view text, std::string_view key,
+                                      std::string_view stops = {}) {
+  const auto at = text.find(key);
+  if (at == std::string_view::npos) return std::nullopt;
+  auto value = text.substr(at + key.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  return std::string(value.substr(0, value.find_first_of(std::string(stops) + "\r\n")));
+}
 
 // What a child that loads the plugin needs in a sanitizer build (CMakeLists.txt).
 std::vector<std::string> sanitizerEnv([[maybe_unused]] const std::string& program) {
@@ -78,13 +89,14 @@ Server startServer(const frameshm::test::TempDir& dir, const std::vector<std::st
   argv.insert(argv.end(), args.begin(), args.end());
   Server server{start(dir, name, argv, env), 0};
   const auto deadline = std::chrono::steady_clock::now() + 60s;
-  const std::regex listening(R"(listening on rtsps?://[^:]+:(\d+)/)");
   while (std::chrono::steady_clock::now() < deadline && server.process.child.running()) {
-    std::smatch match;
-    const std::string err = server.process.err();
-    if (std::regex_search(err, match, listening)) {
-      server.port = std::stoi(match[1]);
-      break;
+    // "frameshm-rtsp: listening on rtsp://127.0.0.1:PORT/ (...)"
+    if (auto address = valueAfter(server.process.err(), "listening on ", " ")) {  // rtsp://HOST:PORT/
+      const auto colon = address->rfind(':');
+      if (colon != std::string::npos && address->ends_with("/")) {
+        server.port = std::atoi(address->c_str() + colon + 1);
+        break;
+      }
     }
     std::this_thread::sleep_for(50ms);
   }
@@ -127,10 +139,17 @@ std::vector<std::string> ffprobe(const std::string& url, const std::vector<std::
 
 std::vector<ShownFrame> shownFrames(const std::string& ffmpegStderr) {
   std::vector<ShownFrame> frames;
-  const std::regex line(R"(Parsed_showinfo.*pts_time:\s*([-0-9.]+).* s:(\d+x\d+))");
-  for (auto it = std::sregex_iterator(ffmpegStderr.begin(), ffmpegStderr.end(), line);
-       it != std::sregex_iterator(); ++it)
-    frames.push_back({(*it)[2], std::strtod((*it)[1].str().c_str(), nullptr)});
+  std::string_view rest = ffmpegStderr;
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    if (line.find("Parsed_showinfo") == std::string_view::npos) continue;
+    const auto pts = valueAfter(line, "pts_time:", " ");
+    const auto size = valueAfter(line, " s:", " ");
+    if (pts && size && size->find('x') != std::string::npos)
+      frames.push_back({*size, std::strtod(pts->c_str(), nullptr)});
+  }
   return frames;
 }
 
@@ -212,26 +231,21 @@ RtspConnection::Response RtspConnection::request(const std::string& method, cons
       if (!readExact(response.head, 1)) return response;
     break;
   }
-  std::smatch match;
-  if (std::regex_search(response.head, match, std::regex(R"(^RTSP/1\.0 (\d{3}))")))
-    response.status = std::stoi(match[1]);
-  if (std::regex_search(response.head, match, std::regex(R"(Content-Length:\s*(\d+))", std::regex::icase)))
-    readExact(response.body, std::stoul(match[1]));
-  if (std::regex_search(response.head, match, std::regex(R"(Session:\s*([^;\r]+))", std::regex::icase)))
-    session_ = match[1];
+  if (response.head.starts_with("RTSP/1.0 ")) response.status = std::atoi(response.head.c_str() + 9);
+  if (auto length = valueAfter(response.head, "Content-Length:"))
+    readExact(response.body, std::stoul(*length));
+  if (auto session = valueAfter(response.head, "Session:", ";")) session_ = *session;
   return response;
 }
 
 bool RtspConnection::play(const std::string& url) {
   const auto describe = request("DESCRIBE", url, "Accept: application/sdp\r\n");
   if (describe.status != 200) return false;
-  std::smatch match;
   const auto video = describe.body.find("m=video");
   if (video == std::string::npos) return false;
-  const std::string media = describe.body.substr(video);
-  if (!std::regex_search(media, match, std::regex(R"(a=control:(\S+))"))) return false;
-  const std::string control =
-      match[1].str().starts_with("rtsp") ? match[1].str() : url + "/" + match[1].str();
+  const auto track = valueAfter(std::string_view(describe.body).substr(video), "a=control:", " ");
+  if (!track) return false;
+  const std::string control = track->starts_with("rtsp") ? *track : url + "/" + *track;
   if (request("SETUP", control, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n").status != 200)
     return false;
   return request("PLAY", url).status == 200;
