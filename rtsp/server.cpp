@@ -58,8 +58,9 @@ void forEachSessionMedia(GstRTSPServer* server, Visit visit) {
   g_object_unref(pool);
 }
 
-// Medias a feed ended: their clients are closed and their sessions removed
-// once the EOS (and so the RTCP BYE) had time to reach them.
+// Medias a feed ended: the clients still watching them are closed and
+// their sessions removed once the EOS (and so the RTCP BYE) has had ample
+// time to reach them and make them leave.
 struct EndedMedias {
   GstRTSPServer* server;
   std::vector<GstRTSPMedia*> medias;
@@ -252,6 +253,10 @@ Server::~Server() {
     };
     g_list_free(gst_rtsp_server_client_filter(server_, closeAll, nullptr));
   }
+  for (GSource* later : pendingCloses_) {
+    g_source_destroy(later);
+    g_source_unref(later);
+  }
   if (source_ != 0) g_source_remove(source_);
   if (mounts_ != nullptr) g_object_unref(mounts_);
   if (auth_ != nullptr) g_object_unref(auth_);
@@ -292,11 +297,21 @@ void Server::unmount(Feed& feed) {
     gst_object_unref(bin);
   }
   std::fprintf(stderr, "frameshm-rtsp: feed '%s' ended; its clients are told so\n", feed.name.c_str());
-  g_timeout_add_full(G_PRIORITY_DEFAULT, 1500, closeEndedClients, ended,
-                     [](gpointer data) { delete static_cast<EndedMedias*>(data); });
+  // Players leave by themselves on the BYE (and send TEARDOWN, which a closed
+  // connection would make an error); only those still there well after it are cut off.
+  GSource* later = g_timeout_source_new(10000);
+  g_source_set_callback(later, closeEndedClients, ended,
+                        [](gpointer data) { delete static_cast<EndedMedias*>(data); });
+  g_source_attach(later, nullptr);
+  pendingCloses_.push_back(later);  // destroyed with the server if it has not run by then
 }
 
 void Server::refresh() {
+  std::erase_if(pendingCloses_, [](GSource* later) {
+    if (!g_source_is_destroyed(later)) return false;
+    g_source_unref(later);
+    return true;
+  });
   std::set<std::string> live;
   for (const auto& info : listFeeds()) {
     if (!info.valid || info.stale || !info.producerAlive || info.state != FeedState::Live) continue;

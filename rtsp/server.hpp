@@ -5,7 +5,7 @@
 // once (frameshmsrc) and encoded once however many clients watch. refresh()
 // follows the library's feed listing: it mounts feeds that appear and, once a
 // feed has been gone for `endGrace`, unmounts it and ends its clients
-// cleanly (EOS, so RTCP BYE, then the connection closes). A producer that
+// cleanly (EOS, so RTCP BYE; a client still there 10 s later is disconnected). A producer that
 // comes back within the grace keeps its clients: frameshmsrc follows it and
 // renegotiates, and the encoder starts again on a keyframe.
 //
@@ -104,6 +104,7 @@ class Server {
   guint source_ = 0;
   int port_ = 0;
   std::map<std::string, std::unique_ptr<Feed>> feeds_;
+  std::vector<GSource*> pendingCloses_;  // referenced: the clients of ended feeds, closed later
 };
 
 }  // namespace frameshm::rtsp

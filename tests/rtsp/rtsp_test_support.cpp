@@ -6,16 +6,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
 #include "frameshm/feeds.hpp"
 
 namespace rtsptest {
-
-std::vector<std::string> gstEnv() {
-  return {"GST_PLUGIN_PATH=" FRAMESHM_PLUGIN_DIR, "GST_REGISTRY=" FRAMESHM_GST_REGISTRY};
-}
 
 namespace {
 
@@ -31,26 +28,32 @@ std::optional<std::string> valueAfter(std::string_view text, std::string_view ke
   return std::string(value.substr(0, value.find_first_of(std::string(stops) + "\r\n")));
 }
 
-// What a child that loads the plugin needs in a sanitizer build (CMakeLists.txt).
-std::vector<std::string> sanitizerEnv([[maybe_unused]] const std::string& program) {
-#ifdef FRAMESHM_ASAN_RUNTIME
-  if (!program.starts_with("ff")) {  // ffmpeg and ffprobe do not load it
-    const char* options = std::getenv("ASAN_OPTIONS");
-    return {"LD_PRELOAD=" FRAMESHM_ASAN_RUNTIME,
-            "ASAN_OPTIONS=" + std::string(options != nullptr ? options : "") + ":detect_leaks=0"};
-  }
-#endif
-  return {};
+// Whether `argv` runs frameshm's plugin: the server, or a pipeline with a frameshm element.
+bool loadsPlugin(const std::vector<std::string>& argv) {
+  return argv.at(0) == FRAMESHM_RTSP || std::any_of(argv.begin(), argv.end(), [](const std::string& arg) {
+           return arg.starts_with("frameshm");
+         });
 }
 
 }  // namespace
+
+std::vector<std::string> environmentFor(const std::vector<std::string>& argv) {
+  if (!loadsPlugin(argv))
+    return {"GST_REGISTRY=" FRAMESHM_GST_CLIENT_REGISTRY, "GST_PLUGIN_PATH=", "LD_PRELOAD="};
+  std::vector<std::string> env{"GST_PLUGIN_PATH=" FRAMESHM_PLUGIN_DIR, "GST_REGISTRY=" FRAMESHM_GST_REGISTRY};
+#ifdef FRAMESHM_ASAN_RUNTIME
+  const char* options = std::getenv("ASAN_OPTIONS");
+  env.push_back("LD_PRELOAD=" FRAMESHM_ASAN_RUNTIME);
+  env.push_back("ASAN_OPTIONS=" + std::string(options != nullptr ? options : "") + ":detect_leaks=0");
+#endif
+  return env;
+}
 
 Running start(const frameshm::test::TempDir& dir, const std::string& name,
               const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   const std::string out = dir.file(name + ".out");
   const std::string err = dir.file(name + ".err");
-  auto all = gstEnv();
-  for (auto& entry : sanitizerEnv(argv.at(0))) all.push_back(std::move(entry));
+  auto all = environmentFor(argv);
   all.insert(all.end(), env.begin(), env.end());
   return Running{frameshm::test::Child::spawn(argv, frameshm::test::SpawnOptions{all, out, err, false}), out,
                  err};

@@ -27,8 +27,13 @@ namespace rtsptest {
 
 using namespace std::chrono_literals;
 
-// GST_PLUGIN_PATH (the build tree's plugin) and a registry of the tests' own.
-std::vector<std::string> gstEnv();
+// The environment of a child. One that runs the plugin (the server, a
+// producer pipeline) gets GST_PLUGIN_PATH (the build tree's plugin), the
+// tests' registry and, in an ASan build, the runtime preloaded (the plugin
+// is instrumented, gst-launch-1.0 and GStreamer's plugin scanner are not)
+// without leak checks (GStreamer's one-time allocations). An independent
+// client (ffmpeg, rtspsrc) gets a registry without our plugin and nothing preloaded.
+std::vector<std::string> environmentFor(const std::vector<std::string>& argv);
 
 // A started program and where its output goes.
 struct Running {
@@ -39,7 +44,7 @@ struct Running {
   [[nodiscard]] std::string err() const { return frameshm::test::readFile(errPath); }
 };
 
-// Starts `argv` with gstEnv() and stdout/stderr in dir/<name>.out and .err.
+// Starts `argv` with environmentFor(argv) and `env`, stdout/stderr in dir/<name>.out and .err.
 Running start(const frameshm::test::TempDir& dir, const std::string& name,
               const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
 
