@@ -167,8 +167,14 @@ struct Server::Feed {
 std::string launchLine(const std::string& feed, const EncodeOptions& options) {
   // timeout=-1 on-end=wait: the source follows a restarting producer for as
   // long as the server keeps the feed (endGrace decides, not the source).
-  std::string line =
-      "( frameshmsrc feed=" + feed + " timeout=-1 on-end=wait ! videoconvert ! video/x-raw,format=I420 ! ";
+  // The queue lets the source take every frame while the sinks wait for
+  // their buffers' time: without it the source, which only ever has the
+  // newest frame, is held back that long per frame, and with eight clients
+  // the stream fell to 15 or 1 fps (measured). Leaky, so that an encoder
+  // that falls behind drops old frames instead of adding latency.
+  std::string line = "( frameshmsrc feed=" + feed +
+                     " timeout=-1 on-end=wait ! queue leaky=downstream max-size-buffers=3 max-size-bytes=0 "
+                     "max-size-time=0 ! videoconvert ! video/x-raw,format=I420 ! ";
   if (options.codec == Codec::Jpeg) {
     line += "jpegenc quality=" + std::to_string(options.jpegQuality) + " ! rtpjpegpay name=pay0 pt=26 )";
     return line;
