@@ -3,6 +3,7 @@
 // GStreamer's rtspsrc, alone and four at once, H.264 and JPEG.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "rtsp_test_support.hpp"
@@ -138,4 +139,48 @@ TEST_CASE("four clients at once all get frames from one shared encode") {
   const auto encoded = stats["feeds"][0]["frames"].get<std::uint64_t>();
   CHECK(encoded >= 45);
   CHECK(encoded <= publishedAfter - publishedBefore + 30);
+}
+
+TEST_CASE("eight clients of a 720p feed do not hold the server's reading back") {
+  TempDir dir;
+  const auto feed = uniqueFeed("rtsp-eight");
+  FeedGuard guard(feed);
+  auto producer = startProducer(dir, feed, 1280, 720);
+  auto server = startServer(dir, {"--feed", feed, "--stats-interval", "1"});
+  REQUIRE(server.port > 0);
+  REQUIRE(server.waitForMount(feed));
+  // Clients that take every packet without decoding it (-c copy), for as
+  // long as the test needs them (killed at the end; -t only bounds them).
+  std::vector<Running> clients;
+  for (int i = 0; i < 8; ++i)
+    clients.push_back(
+        start(dir, "ffmpeg" + std::to_string(i),
+              {"ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", i % 2 == 0 ? "tcp" : "udp", "-i",
+               server.url(feed), "-t", "120", "-c", "copy", "-f", "null", "-"}));
+  REQUIRE(waitForText(server.process.errPath, "8 clients"));
+  // The server encodes (nearly) every frame the producer publishes: the
+  // sinks that pace eight clients hold nothing back (by hand, with a ball
+  // pattern and no queue behind frameshmsrc, they once did: 15 or 1 fps).
+  // Its encoded rate from its stats lines, the producer's from the feed,
+  // over the same span.
+  const auto from = feedCounts(feed, server.process.child.pid());
+  const auto seen = server.process.err().size();
+  std::vector<double> rates;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (rates.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    rates.clear();
+    std::istringstream lines(server.process.err().substr(seen));
+    for (std::string line; std::getline(lines, line);)
+      if (const auto at = line.find(" fps"); at != std::string::npos && line.ends_with("fps"))
+        rates.push_back(std::strtod(line.c_str() + line.rfind(' ', at - 1) + 1, nullptr));
+  }
+  const auto to = feedCounts(feed, server.process.child.pid());
+  REQUIRE(rates.size() == 3);
+  const double encoded = (rates[0] + rates[1] + rates[2]) / 3;
+  const double published = perSecond(to.published - from.published, from, to);
+  INFO("encoded " << encoded << " fps, published " << published << " fps");
+  CHECK(encoded >= 0.7 * published);
+  for (auto& client : clients) CHECK(client.child.running());
+  CHECK(server.process.child.stop(10s) == 0);
 }

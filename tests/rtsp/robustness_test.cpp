@@ -11,37 +11,12 @@
 #include <random>
 #include <thread>
 
-#include "frameshm/feeds.hpp"
 #include "rtsp_test_support.hpp"
 
 using namespace rtsptest;
 using frameshm::test::FeedGuard;
 using frameshm::test::TempDir;
 using frameshm::test::uniqueFeed;
-
-namespace {
-
-struct Snapshot {
-  std::uint64_t published = 0;
-  std::uint64_t serverRead = 0;  // frames the server's frameshmsrc took from the feed
-  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
-};
-
-Snapshot snapshot(const std::string& feed, pid_t server) {
-  Snapshot s;
-  auto info = frameshm::inspectFeed(feed);
-  if (!info || !info->valid) return s;
-  s.published = info->framesPublished;
-  for (const auto& reader : info->readers)
-    if (reader.pid == static_cast<std::uint32_t>(server)) s.serverRead += reader.framesRead;
-  return s;
-}
-
-double perSecond(std::uint64_t frames, const Snapshot& from, const Snapshot& to) {
-  return static_cast<double>(frames) / std::chrono::duration<double>(to.at - from.at).count();
-}
-
-}  // namespace
 
 TEST_CASE("stalled, slow and paused clients cost the producer and the other clients nothing") {
   TempDir dir;
@@ -71,12 +46,12 @@ TEST_CASE("stalled, slow and paused clients cost the producer and the other clie
   });
 
   // A normal client records 150 frames meanwhile.
-  const auto before = snapshot(feed, server.process.child.pid());
+  const auto before = feedCounts(feed, server.process.child.pid());
   const auto record = run(dir, "ffmpeg",
                           {"ffmpeg", "-nostdin", "-rtsp_transport", "tcp", "-i", url, "-frames:v", "150",
                            "-vf", "showinfo", "-f", "null", "-"},
                           120s);
-  const auto after = snapshot(feed, server.process.child.pid());
+  const auto after = feedCounts(feed, server.process.child.pid());
   stop = true;
   slowReader.join();
 

@@ -111,6 +111,20 @@ std::uint64_t framesPublished(const std::string& feed) {
   return info && info->valid ? info->framesPublished : 0;
 }
 
+FeedCounts feedCounts(const std::string& feed, pid_t server) {
+  FeedCounts counts;
+  auto info = frameshm::inspectFeed(feed);
+  if (!info || !info->valid) return counts;
+  counts.published = info->framesPublished;
+  for (const auto& reader : info->readers)
+    if (reader.pid == static_cast<std::uint32_t>(server)) counts.serverRead += reader.framesRead;
+  return counts;
+}
+
+double perSecond(std::uint64_t frames, const FeedCounts& from, const FeedCounts& to) {
+  return static_cast<double>(frames) / std::chrono::duration<double>(to.at - from.at).count();
+}
+
 Running startProducer(const frameshm::test::TempDir& dir, const std::string& feed, int width, int height,
                       const std::string& name) {
   auto producer = start(dir, name,

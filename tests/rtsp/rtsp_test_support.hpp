@@ -79,6 +79,17 @@ Running startProducer(const frameshm::test::TempDir& dir, const std::string& fee
 // Frames the feed's producer has published (0 if it is not there).
 std::uint64_t framesPublished(const std::string& feed);
 
+// What a feed has counted at a moment: frames published, and frames the
+// reader of pid `server` (frameshm-rtsp's frameshmsrc) has read.
+struct FeedCounts {
+  std::uint64_t published = 0;
+  std::uint64_t serverRead = 0;
+  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
+};
+FeedCounts feedCounts(const std::string& feed, pid_t server);
+// Frames per second between two counts.
+double perSecond(std::uint64_t frames, const FeedCounts& from, const FeedCounts& to);
+
 // ffprobe printing the first video stream as "codec_name=…\nwidth=…\nheight=…".
 std::vector<std::string> ffprobe(const std::string& url, const std::vector<std::string>& extra = {});
 
