@@ -11,6 +11,7 @@ packages=(
   libopencv-dev libcli11-dev catch2 nlohmann-json3-dev
   # frameshm-rtsp: gst-rtsp-server, x264enc (plugins-ugly), ffmpeg/ffprobe as independent clients
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp gstreamer1.0-plugins-ugly gstreamer1.0-libav ffmpeg
+  openssl  # (its tests make a TLS certificate)
   # Python bindings, their tests and samples, the bench's charts; the Qt sample
   pybind11-dev python3-dev python3-numpy zlib1g-dev python3-pytest python3-opencv python3-matplotlib qtbase5-dev
   # tests: a virtual display and screenshots, another user, the fuzzer
