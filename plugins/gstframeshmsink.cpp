@@ -43,7 +43,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -51,10 +50,11 @@
 #include <string>
 
 #include "frameshm/clock.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
+#include "gstframeshmpool.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
 #define GST_CAT_DEFAULT gst_frameshm_sink_debug
@@ -82,45 +82,10 @@ enum {
   PROP_FRAMES_PUBLISHED,
   PROP_FRAMES_IN_PLACE,
   PROP_FRAMES_DROPPED,
+  PROP_STATS,
 };
 
-// The producer and the slot lent to upstream. Shared with every buffer that
-// wraps a slot, so that a buffer outliving the element (or a stop) still
-// gives its slot back to a live producer and never to unmapped memory.
-struct SlotBox {
-  std::mutex mutex;
-  std::condition_variable returned;
-  std::optional<frameshm::Producer> producer;
-  // Declared after the producer: destroyed (abandoned) before it.
-  frameshm::WriteSlot lent;
-  std::uint64_t leaseId = 0;  // the lease `lent` belongs to; 0: nothing lent
-  // Slot-wrapping memories still alive, published or not: each points into
-  // the current segment, which must stay mapped until they are freed.
-  std::uint32_t liveLeases = 0;
-  std::uint64_t nextLeaseId = 1;
-  // The element has let go of this box: the producer ended the feed and is
-  // destroyed when the last lent slot comes back.
-  bool orphaned = false;
-};
-
-// What a slot-wrapping GstMemory carries, to return its slot when freed.
-struct Lease {
-  std::shared_ptr<SlotBox> box;
-  std::uint64_t id;
-};
-
-void returnLease(gpointer data) {
-  std::unique_ptr<Lease> lease(static_cast<Lease*>(data));
-  SlotBox& box = *lease->box;
-  std::lock_guard lock(box.mutex);
-  if (box.leaseId == lease->id) {
-    box.lent = frameshm::WriteSlot{};  // never published: readers never see it
-    box.leaseId = 0;
-  }
-  --box.liveLeases;
-  box.returned.notify_all();
-  if (box.orphaned && box.liveLeases == 0) box.producer.reset();
-}
+using frameshm::gst::SlotBox;
 
 }  // namespace
 
@@ -135,91 +100,7 @@ struct GstFrameshmSinkState {
   std::atomic<std::uint64_t> dropped{0};
 };
 
-/* The buffer pool proposed upstream: each buffer wraps an acquired slot. */
-
-G_BEGIN_DECLS
-#define GST_TYPE_FRAMESHM_SLOT_POOL (gst_frameshm_slot_pool_get_type())
-G_DECLARE_FINAL_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST, FRAMESHM_SLOT_POOL, GstBufferPool)
-G_END_DECLS
-
-struct _GstFrameshmSlotPool {
-  GstBufferPool parent;
-  std::shared_ptr<SlotBox>* box;
-  gsize frameSize;
-};
-
-G_DEFINE_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST_TYPE_BUFFER_POOL)
-
 namespace {
-
-// A fresh buffer per acquire: a slot when one can be lent, otherwise plain
-// memory that render() copies (only one slot may be out per producer).
-GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
-  auto* self = GST_FRAMESHM_SLOT_POOL(pool);
-  const std::shared_ptr<SlotBox>& box = *self->box;
-  {
-    std::lock_guard lock(box->mutex);
-    if (box->producer && !box->orphaned && !box->lent &&
-        box->producer->format().frameSize == self->frameSize) {
-      if (auto slot = box->producer->acquire()) {
-        const std::span<std::byte> data = slot->data();
-        auto* lease = new Lease{box, box->nextLeaseId++};
-        box->lent = std::move(*slot);
-        box->leaseId = lease->id;
-        ++box->liveLeases;
-        *buffer = gst_buffer_new();
-        gst_buffer_append_memory(
-            *buffer, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), data.data(), data.size(), 0,
-                                            data.size(), lease, returnLease));
-        return GST_FLOW_OK;
-      } else {
-        GST_LOG_OBJECT(pool, "no slot to lend: %s", slot.error().message.c_str());
-      }
-    }
-  }
-  *buffer = gst_buffer_new_allocate(nullptr, self->frameSize, nullptr);
-  return *buffer ? GST_FLOW_OK : GST_FLOW_ERROR;
-}
-
-// Buffers are never recycled: the next acquire lends whichever slot is free.
-void slotPoolRelease(GstBufferPool*, GstBuffer* buffer) {
-  gst_buffer_unref(buffer);
-}
-
-}  // namespace
-
-static void gst_frameshm_slot_pool_finalize(GObject* object) {
-  delete GST_FRAMESHM_SLOT_POOL(object)->box;
-  G_OBJECT_CLASS(gst_frameshm_slot_pool_parent_class)->finalize(object);
-}
-
-static void gst_frameshm_slot_pool_class_init(GstFrameshmSlotPoolClass* klass) {
-  G_OBJECT_CLASS(klass)->finalize = gst_frameshm_slot_pool_finalize;
-  GstBufferPoolClass* poolClass = GST_BUFFER_POOL_CLASS(klass);
-  poolClass->acquire_buffer = slotPoolAcquire;
-  poolClass->release_buffer = slotPoolRelease;
-}
-
-static void gst_frameshm_slot_pool_init(GstFrameshmSlotPool* self) {
-  self->box = nullptr;
-  self->frameSize = 0;
-}
-
-namespace {
-
-GstBufferPool* newSlotPool(const std::shared_ptr<SlotBox>& box, GstCaps* caps, gsize frameSize) {
-  auto* pool = GST_FRAMESHM_SLOT_POOL(g_object_new(GST_TYPE_FRAMESHM_SLOT_POOL, nullptr));
-  gst_object_ref_sink(pool);
-  pool->box = new std::shared_ptr<SlotBox>(box);
-  pool->frameSize = frameSize;
-  GstStructure* config = gst_buffer_pool_get_config(GST_BUFFER_POOL(pool));
-  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameSize), 0, 1);
-  if (!gst_buffer_pool_set_config(GST_BUFFER_POOL(pool), config)) {
-    gst_object_unref(pool);
-    return nullptr;
-  }
-  return GST_BUFFER_POOL(pool);
-}
 
 std::string feedOf(GstFrameshmSink* self) {
   GST_OBJECT_LOCK(self);
@@ -281,6 +162,31 @@ void postProducerError(GstFrameshmSink* self, const frameshm::Error& error) {
 G_DEFINE_TYPE(GstFrameshmSink, gst_frameshm_sink, GST_TYPE_BASE_SINK)
 GST_ELEMENT_REGISTER_DEFINE(frameshmsink, "frameshmsink", GST_RANK_NONE, GST_TYPE_FRAMESHM_SINK)
 
+// The box in use; the object lock guards the pointer (stop() swaps it).
+static std::shared_ptr<SlotBox> currentBox(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  std::shared_ptr<SlotBox> box = self->state->box;
+  GST_OBJECT_UNLOCK(self);
+  return box;
+}
+
+// The read-only counters, as the `stats` structure; each is also a property of its own.
+static GstStructure* sinkStats(GstFrameshmSink* self) {
+  GstFrameshmSinkState& state = *self->state;
+  guint readers = 0;
+  {
+    const std::shared_ptr<SlotBox> box = currentBox(self);
+    std::lock_guard lock(box->mutex);
+    readers = box->producer ? box->producer->readerCount() : 0;
+  }
+  return gst_structure_new("application/x-frameshmsink-stats", "readers", G_TYPE_UINT, readers,
+                           "frames-published", G_TYPE_UINT64, guint64{state.published.load()},
+                           "frames-in-place", G_TYPE_UINT64, guint64{state.inPlace.load()}, "frames-dropped",
+                           G_TYPE_UINT64, guint64{state.dropped.load()}, nullptr);
+}
+
+// Properties: the settings are fields read and written under the object
+// lock; the counters are read from sinkStats, which takes locks of its own.
 static void gst_frameshm_sink_set_property(GObject* object, guint id, const GValue* value,
                                            GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
@@ -315,67 +221,41 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
 
 static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
-  GstFrameshmSinkState& state = *self->state;
+  if (id >= PROP_READERS) {
+    GstStructure* stats = sinkStats(self);
+    if (id == PROP_STATS) {
+      g_value_take_boxed(value, stats);
+      return;
+    }
+    g_value_copy(gst_structure_get_value(stats, g_param_spec_get_name(pspec)), value);
+    gst_structure_free(stats);
+    return;
+  }
+  GST_OBJECT_LOCK(self);
   switch (id) {
     case PROP_FEED:
-      GST_OBJECT_LOCK(self);
       g_value_set_string(value, self->feed);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_SLOTS:
-      GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->slots);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_MODE:
-      GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->mode);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_BACKEND:
-      GST_OBJECT_LOCK(self);
       g_value_set_string(value, self->backend);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_REPLACE:
-      GST_OBJECT_LOCK(self);
       g_value_set_boolean(value, self->replace);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_OFFER_SLOTS:
-      GST_OBJECT_LOCK(self);
       g_value_set_boolean(value, self->offer_slots);
-      GST_OBJECT_UNLOCK(self);
-      break;
-    case PROP_READERS: {
-      GST_OBJECT_LOCK(self);
-      std::shared_ptr<SlotBox> box = state.box;
-      GST_OBJECT_UNLOCK(self);
-      std::lock_guard lock(box->mutex);
-      g_value_set_uint(value, box->producer ? box->producer->readerCount() : 0);
-      break;
-    }
-    case PROP_FRAMES_PUBLISHED:
-      g_value_set_uint64(value, state.published.load());
-      break;
-    case PROP_FRAMES_IN_PLACE:
-      g_value_set_uint64(value, state.inPlace.load());
-      break;
-    case PROP_FRAMES_DROPPED:
-      g_value_set_uint64(value, state.dropped.load());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
   }
-}
-
-// The box in use; the object lock guards the pointer (stop() swaps it).
-static std::shared_ptr<SlotBox> currentBox(GstFrameshmSink* self) {
-  GST_OBJECT_LOCK(self);
-  std::shared_ptr<SlotBox> box = self->state->box;
   GST_OBJECT_UNLOCK(self);
-  return box;
 }
 
 static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
@@ -396,13 +276,14 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   const std::string backend = self->backend ? self->backend : "";
   GST_OBJECT_UNLOCK(self);
   if (!frameshm::backendFromString(backend)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Unknown backend '%s' (use memfd, posix or sysv).", backend.c_str()),
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Unknown backend '%s' (use memfd, posix or sysv).", backend.c_str()),
                       ("invalid 'backend' property"));
     return FALSE;
   }
   // Fail the state change now rather than at the first caps, if we can tell.
-  if (auto info = frameshm::inspectFeed(feed); info && info->valid && info->producerAlive && !replace &&
-                                               info->state == frameshm::FeedState::Live) {
+  if (auto info = frameshm::inspectFeed(feed);
+      info && info->valid && info->producerAlive && !replace && info->state == frameshm::FeedState::Live) {
     GST_ELEMENT_ERROR(
         self, RESOURCE, BUSY,
         ("Feed '%s' is already produced by pid %u (stop it, or set replace=true to take it over).",
@@ -469,14 +350,15 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
   }
 
   GST_OBJECT_LOCK(self);
-  frameshm::ProducerOptions options{.feed = self->feed ? self->feed : "",
-                                    .format = *format,
-                                    .slots = self->slots,
-                                    .mode = static_cast<mode_t>(self->mode),
-                                    .replace = static_cast<bool>(self->replace),
-                                    .caps = capsString,
-                                    .backend = frameshm::backendFromString(self->backend ? self->backend : "")
-                                                   .value_or(frameshm::Backend::Memfd)};
+  frameshm::ProducerOptions options{
+      .feed = self->feed ? self->feed : "",
+      .format = *format,
+      .slots = self->slots,
+      .mode = static_cast<mode_t>(self->mode),
+      .replace = static_cast<bool>(self->replace),
+      .caps = capsString,
+      .backend =
+          frameshm::backendFromString(self->backend ? self->backend : "").value_or(frameshm::Backend::Memfd)};
   GST_OBJECT_UNLOCK(self);
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
@@ -541,7 +423,7 @@ static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery
   if (!format || *format != state.format ||
       !frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
     return TRUE;
-  GstBufferPool* pool = newSlotPool(currentBox(self), caps, format->frameSize);
+  GstBufferPool* pool = frameshm::gst::newSlotPool(currentBox(self), caps, format->frameSize);
   if (!pool) return TRUE;
   gst_query_add_allocation_pool(query, pool, static_cast<guint>(format->frameSize), 0, 1);
   gst_object_unref(pool);
@@ -585,20 +467,10 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
 
   frameshm::Result<std::uint64_t> published =
       frameshm::fail(frameshm::ErrorCode::InvalidState, "not written");
-  bool inPlace = false;
-  if (box->leaseId != 0 && gst_buffer_n_memory(buffer) == 1) {
-    GstMapInfo map;
-    GstMemory* memory = gst_buffer_peek_memory(buffer, 0);
-    if (gst_memory_map(memory, &map, GST_MAP_READ)) {
-      inPlace = reinterpret_cast<std::byte*>(map.data) == box->lent.data().data();
-      gst_memory_unmap(memory, &map);
-    }
-  }
+  std::optional<frameshm::WriteSlot> lent = frameshm::gst::takeLentSlot(*box, buffer);
+  const bool inPlace = lent.has_value();
   if (inPlace) {
-    frameshm::WriteSlot slot = std::move(box->lent);
-    box->leaseId = 0;
-    box->returned.notify_all();
-    published = box->producer->publish(std::move(slot), meta);
+    published = box->producer->publish(std::move(*lent), meta);
   } else if (box->leaseId != 0) {
     // Upstream still holds the one slot a producer can lend, and handed us
     // another buffer first: there is no slot to copy this one into.
@@ -724,6 +596,12 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       g_param_spec_uint64("frames-dropped", "Frames dropped",
                           "Frames not published because upstream held the lent slot and sent others first", 0,
                           G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_STATS,
+      g_param_spec_boxed("stats", "Statistics",
+                         "The counters above in one structure (application/x-frameshmsink-stats: readers, "
+                         "frames-published, frames-in-place, frames-dropped)",
+                         GST_TYPE_STRUCTURE, ro));
 
   GstCaps* caps = frameshm::gst::templateCaps();
   gst_element_class_add_pad_template(elementClass,

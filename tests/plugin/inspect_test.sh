@@ -51,6 +51,12 @@ for p in feed timeout is-live on-end zero-copy do-timestamp frames-read frames-d
          generations; do
   check_property frameshmsrc "$p"
 done
+# The counters in one read-only structure, as rtpjitterbuffer's stats.
+for element in frameshmsink frameshmsrc; do
+  grep -Eq "^  stats +: [A-Z]" "$tmp/$element.out" || fail "$element property stats missing or without blurb"
+  grep -A2 -E "^  stats +:" "$tmp/$element.out" | grep -q 'Boxed pointer of type "GstStructure"' ||
+    fail "$element stats is not a GstStructure"
+done
 grep -q '(0): eos' "$tmp/frameshmsrc.out" || fail "on-end does not list eos"
 grep -q '(1): wait' "$tmp/frameshmsrc.out" || fail "on-end does not list wait"
 

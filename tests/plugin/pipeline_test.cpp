@@ -131,6 +131,61 @@ TEST_CASE("upstream writes into the slots of the sink's pool and a reader with s
   CHECK(wrapped > 0);
 }
 
+namespace {
+
+// The `stats` structure of `element`, checked to be named `name`; its
+// counter fields, each REQUIREd to equal the property of the same name.
+std::map<std::string, guint64> statsMatchingProperties(GstElement* element, const std::string& name,
+                                                       const std::vector<std::string>& counters) {
+  GstStructure* stats = nullptr;
+  g_object_get(element, "stats", &stats, nullptr);
+  REQUIRE(stats != nullptr);
+  CHECK(gst_structure_has_name(stats, name.c_str()));
+  std::map<std::string, guint64> values;
+  for (const std::string& counter : counters) {
+    INFO(name << " field " << counter);
+    guint64 value = 0;
+    REQUIRE(gst_structure_get_uint64(stats, counter.c_str(), &value));
+    CHECK(value == uint64Property(element, counter.c_str()));
+    values[counter] = value;
+  }
+  gst_structure_free(stats);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("each element's stats structure holds the counts its counter properties show") {
+  const std::string feed = uniqueFeed("stats");
+  FeedGuard guard(feed);
+  auto in = Pipeline::launch(reader(feed, "is-live=false"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(writer(feed, "BGRx", 320, 240, 30, "name=sink slots=8"));
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(out.waitEnd(20s).eos);
+  REQUIRE(in.waitEnd(20s).eos);
+
+  GstElement* sink = out.element("sink");
+  const auto published = statsMatchingProperties(sink, "application/x-frameshmsink-stats",
+                                                 {"frames-published", "frames-in-place", "frames-dropped"});
+  CHECK(published.at("frames-published") == 30);
+  CHECK(published.at("frames-in-place") + published.at("frames-dropped") <= 30);
+  GstStructure* sinkStats = nullptr;
+  g_object_get(sink, "stats", &sinkStats, nullptr);
+  guint readers = 99;
+  CHECK(gst_structure_get_uint(sinkStats, "readers", &readers));
+  CHECK(readers <= 1);
+  gst_structure_free(sinkStats);
+
+  const auto read = statsMatchingProperties(
+      in.element("src"), "application/x-frameshmsrc-stats",
+      {"frames-read", "frames-dropped", "frames-torn", "frames-copied", "generations"});
+  CHECK(read.at("frames-read") >= 1);
+  CHECK(read.at("frames-read") + read.at("frames-dropped") <= 30);
+  CHECK(read.at("frames-copied") <= read.at("frames-read"));
+  CHECK(read.at("generations") == 1);
+}
+
 TEST_CASE("with the default 3 slots the reader copies every frame rather than pin too many") {
   const std::string feed = uniqueFeed("copy3");
   FeedGuard guard(feed);
