@@ -78,6 +78,7 @@ enum {
   PROP_BACKEND,
   PROP_REPLACE,
   PROP_OFFER_SLOTS,
+  PROP_SOCKET_DIR,
   PROP_READERS,
   PROP_FRAMES_PUBLISHED,
   PROP_FRAMES_IN_PLACE,
@@ -212,6 +213,10 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
     case PROP_OFFER_SLOTS:
       self->offer_slots = g_value_get_boolean(value);
       break;
+    case PROP_SOCKET_DIR:
+      g_free(self->socket_dir);
+      self->socket_dir = g_value_dup_string(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
@@ -251,6 +256,9 @@ static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* va
     case PROP_OFFER_SLOTS:
       g_value_set_boolean(value, self->offer_slots);
       break;
+    case PROP_SOCKET_DIR:
+      g_value_set_string(value, self->socket_dir);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
@@ -274,6 +282,7 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   GST_OBJECT_LOCK(self);
   const bool replace = self->replace;
   const std::string backend = self->backend ? self->backend : "";
+  const std::string socketDir = self->socket_dir ? self->socket_dir : "";
   GST_OBJECT_UNLOCK(self);
   if (!frameshm::backendFromString(backend)) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
@@ -282,7 +291,7 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
     return FALSE;
   }
   // Fail the state change now rather than at the first caps, if we can tell.
-  if (auto info = frameshm::inspectFeed(feed);
+  if (auto info = frameshm::inspectFeed(feed, socketDir);
       info && info->valid && info->producerAlive && !replace && info->state == frameshm::FeedState::Live) {
     GST_ELEMENT_ERROR(
         self, RESOURCE, BUSY,
@@ -358,7 +367,8 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
       .replace = static_cast<bool>(self->replace),
       .caps = capsString,
       .backend =
-          frameshm::backendFromString(self->backend ? self->backend : "").value_or(frameshm::Backend::Memfd)};
+          frameshm::backendFromString(self->backend ? self->backend : "").value_or(frameshm::Backend::Memfd),
+      .socketDir = self->socket_dir ? self->socket_dir : ""};
   GST_OBJECT_UNLOCK(self);
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
@@ -531,6 +541,7 @@ static void gst_frameshm_sink_finalize(GObject* object) {
   auto* self = GST_FRAMESHM_SINK(object);
   g_free(self->feed);
   g_free(self->backend);
+  g_free(self->socket_dir);
   delete self->state;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -580,6 +591,12 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
                            "Propose a buffer pool whose buffers are slots, so that upstream writes frames in "
                            "place instead of having them copied",
                            DEFAULT_OFFER_SLOTS, rw));
+  g_object_class_install_property(
+      objectClass, PROP_SOCKET_DIR,
+      g_param_spec_string("socket-dir", "Socket directory",
+                          "Directory for the feed's socket (readers must look there too); unset: "
+                          "$FRAMESHM_SOCKET_DIR, else the abstract socket @frameshm/<feed>",
+                          nullptr, rw));
   g_object_class_install_property(
       objectClass, PROP_READERS,
       g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));
@@ -634,6 +651,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->backend = g_strdup(DEFAULT_BACKEND);
   self->replace = DEFAULT_REPLACE;
   self->offer_slots = DEFAULT_OFFER_SLOTS;
+  self->socket_dir = nullptr;
   self->state = new GstFrameshmSinkState();
   // Publishing is a copy at most: the 20 ms basesink reserves for rendering
   // would only add to every reader's latency in a live pipeline.

@@ -400,7 +400,9 @@ TEST_CASE("frameshmsink backend=posix mode=0660 makes the segment group-readable
   const std::string feed = uniqueFeed("mode");
   FeedGuard guard(feed);
   auto pipeline = Pipeline::launch(
-      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink backend=posix mode=0660 feed=" + feed);
+      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink backend=posix mode=0660 "
+      "feed=" +
+      feed);
   REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
   bool exists = false;
   for (int i = 0; i < 100 && !exists; ++i) {
@@ -565,4 +567,28 @@ TEST_CASE("frameshmsrc reports as latency how old frames are when they arrive") 
   CHECK(min >= 150 * GST_MSECOND);
   CHECK(min < 1 * GST_SECOND);
   CHECK(max >= min);
+}
+
+TEST_CASE("with socket-dir on both elements the feed is found in that directory and only there") {
+  const std::string feed = uniqueFeed("sockdir");
+  FeedGuard guard(feed);
+  frameshm::test::TempDir dir;
+  auto in = Pipeline::launch("frameshmsrc name=src is-live=false timeout=10000 socket-dir=" + dir.path() +
+                             " feed=" + feed + " ! fakesink");
+  auto elsewhere = Pipeline::launch("frameshmsrc name=e timeout=1000 feed=" + feed + " ! fakesink");
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(elsewhere.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(
+      "videotestsrc is-live=true num-buffers=20 ! video/x-raw,width=32,height=16,framerate=60/1 ! "
+      "frameshmsink socket-dir=" +
+      dir.path() + " feed=" + feed);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(out.waitEnd(20s).eos);
+  REQUIRE(in.waitEnd(20s).eos);
+  guint64 read = 0;
+  g_object_get(in.element("src"), "frames-read", &read, nullptr);
+  CHECK(read >= 1);
+  requireElementError(elsewhere.waitEnd(10s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, feed);
+  out.stop();
+  CHECK_FALSE(frameshm::test::feedServed(feed, dir.path()));
 }

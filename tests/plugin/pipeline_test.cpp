@@ -105,6 +105,11 @@ TEST_CASE("frames round-trip unchanged when written in place and read zero copy 
   roundTrip(322, 242, "slots=8", "zero-copy=true");
 }
 
+TEST_CASE("frames round-trip unchanged when the reader blocks at once (spin=0) and when it spins long") {
+  roundTrip(96, 64, "", "spin=0");
+  roundTrip(96, 64, "", "spin=5000");
+}
+
 TEST_CASE("frames round-trip unchanged when both elements copy") {
   roundTrip(160, 120, "offer-slots=false", "zero-copy=false");
 }
