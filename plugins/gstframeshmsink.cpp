@@ -14,10 +14,15 @@
  * feed, which readers follow; EOS ends the feed (readers see EOS) and the
  * segment is removed when the sink stops.
  *
- * Buffers are copied into a slot by default. An upstream element that takes
- * the buffer pool the sink proposes writes its frame straight into a slot
- * (one at a time: while that slot is out, further buffers are plain memory
- * and copied). Once published, the slot belongs to the feed again and is
+ * Upstream elements that take the buffer pool the sink proposes (videotestsrc,
+ * videoconvert, most decoders and capture sources) write each frame straight
+ * into a slot, one at a time: while that slot is out, further buffers are
+ * plain memory and copied. Other buffers are copied into a slot: those of an
+ * element that allocates its own (appsrc, v4l2src with its own memory), and
+ * all of them when no pool is offered, which is when offer-slots=false,
+ * enable-last-sample=true, or GStreamer's layout for the caps is not the
+ * slot layout (the debug log at level DEBUG says which, and why the first
+ * copied frame was copied). Once published, the slot belongs to the feed again and is
  * rewritten in turn, so an element between the source and this sink that
  * keeps buffers after passing them on (videorate) would see them change: use
  * offer-slots=false behind such elements. For the same reason the sink keeps
@@ -61,7 +66,9 @@ GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
 
 namespace {
 
-constexpr guint DEFAULT_SLOTS = 3;
+// Enough for a zero-copy frameshmsrc to hand downstream up to three frames
+// at once without a copy (see frameshmsrc's "Zero copy"); 6 frames of memory.
+constexpr guint DEFAULT_SLOTS = 6;
 constexpr guint DEFAULT_MODE = 0600;
 constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
@@ -99,6 +106,10 @@ struct GstFrameshmSinkState {
   std::atomic<std::uint64_t> published{0};
   std::atomic<std::uint64_t> inPlace{0};
   std::atomic<std::uint64_t> dropped{0};
+  // Why frames are copied rather than written in place, for the first
+  // copy's debug line (streaming thread only).
+  std::string copyReason = "upstream sent no allocation query";
+  bool copyReported = false;
 };
 
 namespace {
@@ -409,7 +420,29 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
   state.info = info;
   state.format = *format;
   state.negotiated = true;
+  state.copyReported = false;
   return TRUE;
+}
+
+// Why upstream gets no slot pool for `caps`; null if it gets one.
+static const char* whyNoSlotPool(GstFrameshmSink* self, GstCaps* caps) {
+  GstFrameshmSinkState& state = *self->state;
+  GST_OBJECT_LOCK(self);
+  const bool offer = self->offer_slots;
+  GST_OBJECT_UNLOCK(self);
+  if (!offer) return "offer-slots=false";
+  // A kept last sample would pin a slot buffer.
+  if (gst_base_sink_is_last_sample_enabled(GST_BASE_SINK(self))) return "enable-last-sample=true";
+  if (!caps) return "the allocation query has no caps";
+  if (!state.negotiated) return "the allocation query came before the caps";
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) return "the query's caps are not raw video";
+  auto format = frameshm::gst::formatFromInfo(info);
+  if (!format || *format != state.format) return "the query's caps are not the negotiated ones";
+  // Only buffers laid out exactly like a slot can be written in place.
+  if (!frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
+    return "GStreamer's layout for these caps is not the slot layout";
+  return nullptr;
 }
 
 static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery* query) {
@@ -421,23 +454,19 @@ static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery
   GstCaps* caps = nullptr;
   gboolean needPool = FALSE;
   gst_query_parse_allocation(query, &caps, &needPool);
-  GST_OBJECT_LOCK(self);
-  const bool offer = self->offer_slots;
-  GST_OBJECT_UNLOCK(self);
-  // A last sample kept (enable-last-sample=true) would pin a slot buffer.
-  if (!offer || !caps || !state.negotiated || gst_base_sink_is_last_sample_enabled(sink)) return TRUE;
-  GstVideoInfo info;
-  if (!gst_video_info_from_caps(&info, caps)) return TRUE;
-  auto format = frameshm::gst::formatFromInfo(info);
-  // Only buffers laid out exactly like a slot can be written in place.
-  if (!format || *format != state.format ||
-      !frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
+  const char* why = whyNoSlotPool(self, caps);
+  GstBufferPool* pool =
+      why ? nullptr : frameshm::gst::newSlotPool(currentBox(self), caps, state.format.frameSize);
+  if (!why && !pool) why = "the slot pool refused its configuration";
+  if (why) {
+    GST_DEBUG_OBJECT(self, "no slot pool offered upstream (%s): frames are copied into slots", why);
+    state.copyReason = why;
     return TRUE;
-  GstBufferPool* pool = frameshm::gst::newSlotPool(currentBox(self), caps, format->frameSize);
-  if (!pool) return TRUE;
-  gst_query_add_allocation_pool(query, pool, static_cast<guint>(format->frameSize), 0, 1);
+  }
+  gst_query_add_allocation_pool(query, pool, static_cast<guint>(state.format.frameSize), 0, 1);
   gst_object_unref(pool);
-  GST_DEBUG_OBJECT(self, "offered a slot pool of %" G_GUINT64_FORMAT "-byte frames", format->frameSize);
+  state.copyReason = "upstream did not take the slot pool offered";
+  GST_DEBUG_OBJECT(self, "offered a slot pool of %" G_GUINT64_FORMAT "-byte frames", state.format.frameSize);
   return TRUE;
 }
 
@@ -519,6 +548,12 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
   }
   ++state.published;
   if (inPlace) ++state.inPlace;
+  if (!inPlace && !state.copyReported) {
+    state.copyReported = true;
+    GST_DEBUG_OBJECT(
+        self, "copying frames into slots: %s",
+        state.inPlace > 0 ? "the one slot a producer lends was still upstream" : state.copyReason.c_str());
+  }
   GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " published (%s)", *published,
                  inPlace ? "in place" : "copied");
   return GST_FLOW_OK;
@@ -566,8 +601,9 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       objectClass, PROP_SLOTS,
       g_param_spec_uint(
           "slots", "Slots",
-          "Frame slots in the segment; readers that hold frames (zero copy) need 2 + their number", 2, 64,
-          DEFAULT_SLOTS, rw));
+          "Frame slots in the segment; each zero-copy reader can hand downstream slots - 3 frames at once "
+          "without a copy (memory: slots x the frame size)",
+          2, 64, DEFAULT_SLOTS, rw));
   g_object_class_install_property(
       objectClass, PROP_MODE,
       g_param_spec_uint("mode", "Mode",
@@ -589,7 +625,8 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       objectClass, PROP_OFFER_SLOTS,
       g_param_spec_boolean("offer-slots", "Offer slots",
                            "Propose a buffer pool whose buffers are slots, so that upstream writes frames in "
-                           "place instead of having them copied",
+                           "place instead of having them copied; not offered with enable-last-sample=true or "
+                           "when the caps' layout is not the slot layout (GST_DEBUG=frameshmsink:5 says why)",
                            DEFAULT_OFFER_SLOTS, rw));
   g_object_class_install_property(
       objectClass, PROP_SOCKET_DIR,

@@ -32,8 +32,13 @@
  * frame is wrapped only while the wrapped buffers downstream still holds,
  * plus this one, plus the one taken next, leave that true
  * (outstanding + 1 <= slots - 3); otherwise it is copied into a buffer from a
- * pool. With the library's default of 3 slots every frame is copied; give the
- * producer slots=5 or more (frameshmsink slots=5) for zero copy. Several
+ * pool, and the producer is never held up. Behind frameshmsink's default of 6
+ * slots that is up to 3 buffers downstream at once: enough for fakesink,
+ * appsink, videoconvert and a video sink, which hold one or two, so these get
+ * every frame without a copy; an element that keeps more (x264enc's
+ * lookahead, a filling queue) gets copies of the frames beyond that. Behind a
+ * producer with 3 slots (the library's and frameshm-producer's default) every
+ * frame is copied: give it 4 or more (--slots 6). Several
  * zero-copy readers of one feed share its slots: the producer then needs 2 +
  * the sum of their pins, or zero-copy=false on all but one.
  *

@@ -191,13 +191,13 @@ TEST_CASE("each element's stats structure holds the counts its counter propertie
   CHECK(read.at("generations") == 1);
 }
 
-TEST_CASE("with the default 3 slots the reader copies every frame rather than pin too many") {
+TEST_CASE("behind 3 slots the reader copies every frame rather than pin too many") {
   const std::string feed = uniqueFeed("copy3");
   FeedGuard guard(feed);
   auto in = Pipeline::launch(reader(feed, "is-live=false"));
   FrameTap read(in.element("tap"));
   REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
-  auto out = Pipeline::launch(writer(feed, "GRAY8", 64, 48, 20));
+  auto out = Pipeline::launch(writer(feed, "GRAY8", 64, 48, 20, "slots=3"));
   REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
   REQUIRE(out.waitEnd(20s).eos);
   REQUIRE(in.waitEnd(20s).eos);
@@ -205,6 +205,29 @@ TEST_CASE("with the default 3 slots the reader copies every frame rather than pi
   CHECK(uint64Property(src, "frames-read") >= 1);
   CHECK(uint64Property(src, "frames-copied") == uint64Property(src, "frames-read"));
   for (const auto& frame : read.frames()) CHECK_FALSE(frame.zeroCopy);
+}
+
+TEST_CASE("at element defaults the reader hands fakesink and videoconvert the shared memory itself") {
+  for (const std::string middle : {"", "videoconvert ! video/x-raw,format=BGRx ! "}) {
+    INFO("downstream: " << middle << "fakesink");
+    const std::string feed = uniqueFeed("zcdefault");
+    FeedGuard guard(feed);
+    auto in = Pipeline::launch(reader(feed, "is-live=false", middle));
+    FrameTap read(in.element("tap"));
+    REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+    auto out = Pipeline::launch(writer(feed, "I420", 320, 240, 20, "name=sink"));
+    FrameTap written(out.element("tap"));
+    REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+    REQUIRE(out.waitEnd(20s).eos);
+    REQUIRE(in.waitEnd(20s).eos);
+    // videotestsrc takes the sink's slot pool at its defaults.
+    CHECK(uint64Property(out.element("sink"), "frames-in-place") > 0);
+    GstElement* src = in.element("src");
+    CHECK(uint64Property(src, "frames-read") >= 1);
+    CHECK(uint64Property(src, "frames-copied") == 0);
+    CHECK(requireSameContent(written, read) >= 1);
+    for (const auto& frame : read.frames()) CHECK(frame.zeroCopy);
+  }
 }
 
 TEST_CASE("several readers on one feed each get the frames and a slow reader does not slow the others") {
