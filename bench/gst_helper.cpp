@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -194,6 +195,22 @@ SinkMemory askSinkMemory(GstElement* appsrc, const Options& o) {
   return memory;
 }
 
+// Ordinary memory recycled through a pool of our own, as a real source's:
+// a fresh 12 MB allocation per 4K frame would page-fault it in again each
+// time and load the sender more than the transport does.
+GstBufferPool* ownPool(const Options& o) {
+  GstBufferPool* pool = gst_buffer_pool_new();
+  GstCaps* caps = gst_caps_from_string(capsString(o).c_str());
+  GstStructure* config = gst_buffer_pool_get_config(pool);
+  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameBytes(o)), 4, 0);
+  gst_caps_unref(caps);
+  if (!gst_buffer_pool_set_config(pool, config) || !gst_buffer_pool_set_active(pool, TRUE)) {
+    gst_object_unref(pool);
+    return nullptr;  // plain allocations then
+  }
+  return pool;
+}
+
 GstBuffer* newFrame(SinkMemory& memory, std::size_t bytes) {
   if (memory.pool) {
     GstBuffer* buffer = nullptr;
@@ -219,11 +236,13 @@ bool prime(GstElement* appsrc, GstElement* pipeline, const Options& o) {
   return true;
 }
 
-// Pushes `frames` frames at `fps`, each stamped with the push time. Returns the exit code.
+// Pushes `frames` frames at `fps`, each stamped with the push time and its number; in
+// ordinary memory of a pool of our own, or (--in-place) the sink's. Returns the exit code.
 int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkMemory& memory,
                std::vector<std::int64_t>& pushedAt) {
   const std::size_t bytes = frameBytes(o);
   pushedAt.assign(o.frames + 1, 0);
+  std::set<const guint8*> written;
   const std::int64_t period = 1'000'000'000 / o.fps;
   std::int64_t next = frameshm::monotonicNs();
   for (int i = 1; i <= o.frames; ++i) {
@@ -236,7 +255,13 @@ int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkM
     }
     GstMapInfo map;
     if (!gst_buffer_map(buffer, &map, GST_MAP_WRITE)) return 1;
-    std::memset(map.data + kStampBytes, i & 0xff, std::min<std::size_t>(map.size - kStampBytes, 4096));
+    // A real source writes every pixel; writing all of a buffer the first
+    // time it comes round is enough to give it real pages. Never-written
+    // memory would map the zero page, and copying from it page-faults on
+    // every frame (12 MB at 4K: the sender then falls behind 60 fps).
+    const bool firstUse = written.insert(map.data).second;
+    std::memset(map.data + kStampBytes, i & 0xff,
+                firstUse ? map.size - kStampBytes : std::min<std::size_t>(map.size - kStampBytes, 4096));
     GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(i) * static_cast<GstClockTime>(period);
     GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(period);
     const std::int64_t index = i;
@@ -293,6 +318,8 @@ int runSend(GstElement* pipeline, GstElement* src, const Options& o) {
       std::fprintf(stderr, "frameshm-bench-gst: the sink offers no memory to write in place\n");
       return 3;
     }
+  } else {
+    memory.pool = ownPool(o);
   }
   PadTimes atSink;
   if (GstPad* pad = neighbourPad(src, "src")) {
