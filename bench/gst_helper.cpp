@@ -376,6 +376,20 @@ void countFrame(GstElement*, GstBuffer*, GstPad*, gpointer counter) {
 }
 
 // Frames per second through fakesink over `seconds`, after the first frame and a warm-up.
+// The source's frames-dropped counter (frameshmsrc: frames it never saw,
+// the producer having moved on); 0 for a source without one.
+std::uint64_t sourceDropped(GstElement* pipeline) {
+  GstPad* pad = sourcePad(pipeline);
+  if (!pad) return 0;
+  GstElement* source = gst_pad_get_parent_element(pad);
+  gst_object_unref(pad);
+  guint64 dropped = 0;
+  if (source && g_object_class_find_property(G_OBJECT_GET_CLASS(source), "frames-dropped"))
+    g_object_get(source, "frames-dropped", &dropped, nullptr);
+  if (source) gst_object_unref(source);
+  return dropped;
+}
+
 int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
   std::atomic<std::uint64_t> frames{0};
   g_signal_connect(sink, "handoff", G_CALLBACK(countFrame), &frames);
@@ -391,15 +405,20 @@ int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
   const std::uint64_t n1 = frames.load();
   const std::int64_t t1 = frameshm::monotonicNs();
   const double cpu1 = frameshm::bench::cpuSeconds();
+  const std::uint64_t dropped1 = sourceDropped(pipeline);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   const std::uint64_t n2 = frames.load();
   const std::int64_t t2 = frameshm::monotonicNs();
   const double cpu2 = frameshm::bench::cpuSeconds();
+  const std::uint64_t dropped2 = sourceDropped(pipeline);
   const bool failed = busFailed(pipeline);
   std::ofstream out(o.out);
-  // Frames per second, then this process's CPU microseconds per frame.
-  out << static_cast<double>(n2 - n1) * 1e9 / static_cast<double>(t2 - t1) << "\n"
-      << (n2 > n1 ? (cpu2 - cpu1) * 1e6 / static_cast<double>(n2 - n1) : 0.0) << "\n";
+  // Frames per second, this process's CPU microseconds per frame, and the
+  // frames per second the source skipped.
+  const double window = static_cast<double>(t2 - t1) * 1e-9;
+  out << static_cast<double>(n2 - n1) / window << "\n"
+      << (n2 > n1 ? (cpu2 - cpu1) * 1e6 / static_cast<double>(n2 - n1) : 0.0) << "\n"
+      << static_cast<double>(dropped2 - dropped1) / window << "\n";
   return out && !failed ? 0 : 1;
 }
 
