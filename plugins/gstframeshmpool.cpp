@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "gstframeshmpool.h"
 
+#include <atomic>
 #include <span>
+#include <vector>
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_slot_pool_debug);
 #define GST_CAT_DEFAULT gst_frameshm_slot_pool_debug
@@ -36,9 +38,20 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST, FRAMESHM_SLOT_POOL, GstBufferPool)
 G_END_DECLS
 
+// Plain buffers kept for reuse while the one slot a producer lends is out.
+struct PlainBuffers {
+  std::mutex mutex;
+  std::vector<GstBuffer*> free;
+  // Plain buffers handed out and not yet back. No slot is lent while one
+  // is out: it may still be queued on its way to the sink, and a slot lent
+  // now would reach the sink after it, with no other slot to copy it into.
+  std::atomic<std::uint32_t> out{0};
+};
+
 struct _GstFrameshmSlotPool {
   GstBufferPool parent;
   std::shared_ptr<SlotBox>* box;  // GObject runs no C++ constructors: set by newSlotPool
+  PlainBuffers* plain;            // likewise
   gsize frameSize;
 };
 
@@ -48,6 +61,12 @@ G_DEFINE_TYPE_WITH_CODE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST_TYPE_BU
 
 namespace {
 
+// Marks the buffers that wrap a slot.
+GQuark slotQuark() {
+  static const GQuark quark = g_quark_from_static_string("frameshm-slot-buffer");
+  return quark;
+}
+
 // A fresh buffer per acquire: a slot when one can be lent, otherwise plain
 // memory that render() copies (only one slot may be out per producer).
 GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
@@ -55,7 +74,7 @@ GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
   const std::shared_ptr<SlotBox>& box = *self->box;
   {
     std::lock_guard lock(box->mutex);
-    if (box->producer && !box->orphaned && !box->lent &&
+    if (box->producer && !box->orphaned && !box->lent && self->plain->out.load() == 0 &&
         box->producer->format().frameSize == self->frameSize) {
       if (auto slot = box->producer->acquire()) {
         const std::span<std::byte> data = slot->data();
@@ -64,6 +83,7 @@ GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
         box->leaseId = lease->id;
         ++box->liveLeases;
         *buffer = gst_buffer_new();
+        gst_mini_object_set_qdata(GST_MINI_OBJECT(*buffer), slotQuark(), GINT_TO_POINTER(1), nullptr);
         gst_buffer_append_memory(
             *buffer, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), data.data(), data.size(), 0,
                                             data.size(), lease, returnLease));
@@ -73,19 +93,54 @@ GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBuffer
       }
     }
   }
+  {
+    std::lock_guard lock(self->plain->mutex);
+    if (!self->plain->free.empty()) {
+      *buffer = self->plain->free.back();
+      self->plain->free.pop_back();
+      ++self->plain->out;
+      return GST_FLOW_OK;
+    }
+  }
   *buffer = gst_buffer_new_allocate(nullptr, self->frameSize, nullptr);
-  return *buffer ? GST_FLOW_OK : GST_FLOW_ERROR;
+  if (!*buffer) return GST_FLOW_ERROR;
+  ++self->plain->out;
+  return GST_FLOW_OK;
 }
 
-// Buffers are never recycled: the next acquire lends whichever slot is free.
-void slotPoolRelease(GstBufferPool*, GstBuffer* buffer) {
+// Slot buffers are never recycled: the next acquire lends whichever slot is
+// free. Plain ones are, a few of them: a fresh frame-sized allocation is
+// new memory, and the copy out of it would page-fault it in every time (at
+// 4K that made each frame written while the slot was out cost milliseconds).
+constexpr std::size_t kPlainKept = 2;
+
+void slotPoolRelease(GstBufferPool* pool, GstBuffer* buffer) {
+  auto* self = GST_FRAMESHM_SLOT_POOL(pool);
+  if (gst_mini_object_get_qdata(GST_MINI_OBJECT(buffer), slotQuark())) {
+    gst_buffer_unref(buffer);
+    return;
+  }
+  --self->plain->out;
+  const bool reusable = gst_buffer_n_memory(buffer) == 1 &&
+                        !GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_TAG_MEMORY) &&
+                        gst_buffer_get_size(buffer) == self->frameSize;
+  if (reusable) {
+    std::lock_guard lock(self->plain->mutex);
+    if (self->plain->free.size() < kPlainKept) {
+      self->plain->free.push_back(buffer);
+      return;
+    }
+  }
   gst_buffer_unref(buffer);
 }
 
 }  // namespace
 
 static void gst_frameshm_slot_pool_finalize(GObject* object) {
-  delete GST_FRAMESHM_SLOT_POOL(object)->box;
+  auto* self = GST_FRAMESHM_SLOT_POOL(object);
+  for (GstBuffer* buffer : self->plain->free) gst_buffer_unref(buffer);
+  delete self->plain;
+  delete self->box;
   G_OBJECT_CLASS(gst_frameshm_slot_pool_parent_class)->finalize(object);
 }
 
@@ -98,6 +153,7 @@ static void gst_frameshm_slot_pool_class_init(GstFrameshmSlotPoolClass* klass) {
 
 static void gst_frameshm_slot_pool_init(GstFrameshmSlotPool* self) {
   self->box = nullptr;
+  self->plain = new PlainBuffers();
   self->frameSize = 0;
 }
 
