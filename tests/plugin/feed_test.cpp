@@ -592,3 +592,58 @@ TEST_CASE("with socket-dir on both elements the feed is found in that directory 
   out.stop();
   CHECK_FALSE(frameshm::test::feedServed(feed, dir.path()));
 }
+
+TEST_CASE("a plain pool buffer queued before a newly lent slot reaches the sink is published, not dropped") {
+  const std::string feed = uniqueFeed("queued");
+  FeedGuard guard(feed);
+  const std::string capsText = "video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1";
+  auto out = Pipeline::launch("appsrc name=app format=time caps=" + capsText +
+                              " ! frameshmsink name=sink feed=" + feed);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  GstElement* sink = out.element("sink");
+  auto published = [&] {
+    guint64 count = 0;
+    g_object_get(sink, "frames-published", &count, nullptr);
+    return count;
+  };
+  auto push = [&](GstBuffer* buffer, int i) {
+    GST_BUFFER_PTS(buffer) = i * 40 * GST_MSECOND;
+    REQUIRE(gst_app_src_push_buffer(GST_APP_SRC(out.element("app")), buffer) == GST_FLOW_OK);
+  };
+  // The first frame negotiates the caps and creates the feed.
+  push(gst_buffer_new_allocate(nullptr, 64 * 48, nullptr), 0);
+  for (int i = 0; i < 200 && published() < 1; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(published() == 1);
+
+  // The sink's pool, asked for as an upstream element would.
+  GstCaps* caps = gst_caps_from_string(capsText.c_str());
+  GstQuery* query = gst_query_new_allocation(caps, TRUE);
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  REQUIRE(gst_pad_query(pad, query));
+  REQUIRE(gst_query_get_n_allocation_pools(query) > 0);
+  GstBufferPool* pool = nullptr;
+  gst_query_parse_nth_allocation_pool(query, 0, &pool, nullptr, nullptr, nullptr);
+  REQUIRE(pool != nullptr);
+  REQUIRE(gst_buffer_pool_set_active(pool, TRUE));
+  GstBuffer* lent = nullptr;
+  GstBuffer* plain = nullptr;
+  GstBuffer* next = nullptr;
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &lent, nullptr) == GST_FLOW_OK);
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &plain, nullptr) == GST_FLOW_OK);  // the slot is out
+  gst_buffer_unref(lent);  // given back unpublished: the producer may lend a slot again
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &next, nullptr) == GST_FLOW_OK);
+  // The plain buffer goes first, as it would from a queue upstream.
+  push(plain, 1);
+  push(next, 2);
+  gst_app_src_end_of_stream(GST_APP_SRC(out.element("app")));
+  REQUIRE(out.waitEnd(10s).eos);
+  CHECK(published() == 3);
+  guint64 dropped = 99;
+  g_object_get(sink, "frames-dropped", &dropped, nullptr);
+  CHECK(dropped == 0);
+  gst_buffer_pool_set_active(pool, FALSE);
+  gst_object_unref(pool);
+  gst_object_unref(pad);
+  gst_query_unref(query);
+  gst_caps_unref(caps);
+}
