@@ -10,9 +10,14 @@
 // offers upstream in the ALLOCATION query (written in place). The receiver
 // creates the --ready file once the first frame came through, and the sender
 // waits for it, so no frame queues up while the pair connects.
+// With --stages, each side also writes one line per frame with the stage
+// times (CLOCK_MONOTONIC ns) of frame i: the sender "i pushed atSink" (the
+// buffer reaching the sink's pad, after appsrc's thread), the receiver
+// "i pushed leftSource pulled" (the buffer leaving the source's pad, and the
+// pull in the application); frameshm-bench joins them by i.
 // local: appsrc ! queue ! appsink in one process, for reference.
 // count: frames per second through `SOURCE ! fakesink`, counted by fakesink's
-// handoff signal over a measured window.
+// handoff signal over a measured window, and the process's CPU per frame.
 //
 //   frameshm-bench-gst send --sink "shmsink socket-path=/tmp/s wait-for-connection=true" --size 1920x1080
 //   --frames 300 --ready /tmp/r frameshm-bench-gst receive --source "shmsrc socket-path=/tmp/s is-live=true"
@@ -29,6 +34,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +47,7 @@
 namespace {
 
 struct Options {
-  std::string sink, source, out, ready;
+  std::string sink, source, out, ready, stages;
   double seconds = 2.0;        // count: measuring window
   double warmupSeconds = 0.5;  // count: left out after the first frame
   std::uint32_t width = 1920, height = 1080, fps = 60;
@@ -87,6 +94,70 @@ bool busFailed(GstElement* pipeline) {
   return true;
 }
 
+// Each frame carries its push time at byte 0 and its number at byte 8.
+constexpr std::size_t kStampBytes = 16;
+
+struct Stamp {
+  std::int64_t pushed = 0;
+  std::int64_t index = 0;
+};
+
+Stamp stampOf(GstBuffer* buffer) {
+  Stamp stamp;
+  if (gst_buffer_get_size(buffer) >= kStampBytes) {
+    gst_buffer_extract(buffer, 0, &stamp.pushed, sizeof stamp.pushed);
+    gst_buffer_extract(buffer, 8, &stamp.index, sizeof stamp.index);
+  }
+  return stamp;
+}
+
+// When each frame passed one pad, by frame number (a pad probe, any thread).
+class PadTimes {
+ public:
+  void attach(GstPad* pad) { gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, onBuffer, this, nullptr); }
+  [[nodiscard]] std::int64_t at(std::int64_t index) const {
+    std::lock_guard lock(mutex_);
+    return index >= 0 && static_cast<std::size_t>(index) < times_.size() ? times_[index] : 0;
+  }
+
+ private:
+  static GstPadProbeReturn onBuffer(GstPad*, GstPadProbeInfo* info, gpointer self) {
+    const std::int64_t now = frameshm::monotonicNs();
+    auto* times = static_cast<PadTimes*>(self);
+    const Stamp stamp = stampOf(GST_PAD_PROBE_INFO_BUFFER(info));
+    if (stamp.index > 0 && stamp.index < 10'000'000) {
+      std::lock_guard lock(times->mutex_);
+      if (times->times_.size() <= static_cast<std::size_t>(stamp.index))
+        times->times_.resize(stamp.index + 1);
+      times->times_[stamp.index] = now;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  mutable std::mutex mutex_;
+  std::vector<std::int64_t> times_;
+};
+
+// The pad of the element the pipeline's first (or last) element links to.
+GstPad* neighbourPad(GstElement* element, const char* padName) {
+  GstPad* pad = gst_element_get_static_pad(element, padName);
+  GstPad* peer = pad ? gst_pad_get_peer(pad) : nullptr;
+  if (pad) gst_object_unref(pad);
+  return peer;
+}
+
+// The source pad of the pipeline's source element (the first of --source).
+GstPad* sourcePad(GstElement* pipeline) {
+  GstIterator* it = gst_bin_iterate_sources(GST_BIN(pipeline));
+  GValue item = G_VALUE_INIT;
+  GstPad* pad = nullptr;
+  if (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    pad = gst_element_get_static_pad(GST_ELEMENT(g_value_get_object(&item)), "src");
+    g_value_unset(&item);
+  }
+  gst_iterator_free(it);
+  return pad;
+}
+
 // Memory the element downstream of appsrc offers for writing frames in place.
 struct SinkMemory {
   GstBufferPool* pool = nullptr;
@@ -124,6 +195,22 @@ SinkMemory askSinkMemory(GstElement* appsrc, const Options& o) {
   return memory;
 }
 
+// Ordinary memory recycled through a pool of our own, as a real source's:
+// a fresh 12 MB allocation per 4K frame would page-fault it in again each
+// time and load the sender more than the transport does.
+GstBufferPool* ownPool(const Options& o) {
+  GstBufferPool* pool = gst_buffer_pool_new();
+  GstCaps* caps = gst_caps_from_string(capsString(o).c_str());
+  GstStructure* config = gst_buffer_pool_get_config(pool);
+  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameBytes(o)), 4, 0);
+  gst_caps_unref(caps);
+  if (!gst_buffer_pool_set_config(pool, config) || !gst_buffer_pool_set_active(pool, TRUE)) {
+    gst_object_unref(pool);
+    return nullptr;  // plain allocations then
+  }
+  return pool;
+}
+
 GstBuffer* newFrame(SinkMemory& memory, std::size_t bytes) {
   if (memory.pool) {
     GstBuffer* buffer = nullptr;
@@ -149,9 +236,13 @@ bool prime(GstElement* appsrc, GstElement* pipeline, const Options& o) {
   return true;
 }
 
-// Pushes `frames` frames at `fps`, each stamped with the push time. Returns the exit code.
-int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkMemory& memory) {
+// Pushes `frames` frames at `fps`, each stamped with the push time and its number; in
+// ordinary memory of a pool of our own, or (--in-place) the sink's. Returns the exit code.
+int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkMemory& memory,
+               std::vector<std::int64_t>& pushedAt) {
   const std::size_t bytes = frameBytes(o);
+  pushedAt.assign(o.frames + 1, 0);
+  std::set<const guint8*> written;
   const std::int64_t period = 1'000'000'000 / o.fps;
   std::int64_t next = frameshm::monotonicNs();
   for (int i = 1; i <= o.frames; ++i) {
@@ -164,11 +255,20 @@ int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkM
     }
     GstMapInfo map;
     if (!gst_buffer_map(buffer, &map, GST_MAP_WRITE)) return 1;
-    std::memset(map.data + 8, i & 0xff, std::min<std::size_t>(map.size - 8, 4096));
+    // A real source writes every pixel; writing all of a buffer the first
+    // time it comes round is enough to give it real pages. Never-written
+    // memory would map the zero page, and copying from it page-faults on
+    // every frame (12 MB at 4K: the sender then falls behind 60 fps).
+    const bool firstUse = written.insert(map.data).second;
+    std::memset(map.data + kStampBytes, i & 0xff,
+                firstUse ? map.size - kStampBytes : std::min<std::size_t>(map.size - kStampBytes, 4096));
     GST_BUFFER_PTS(buffer) = static_cast<GstClockTime>(i) * static_cast<GstClockTime>(period);
     GST_BUFFER_DURATION(buffer) = static_cast<GstClockTime>(period);
+    const std::int64_t index = i;
+    std::memcpy(map.data + 8, &index, sizeof index);
     const std::int64_t now = frameshm::monotonicNs();
     std::memcpy(map.data, &now, sizeof now);
+    pushedAt[i] = now;
     gst_buffer_unmap(buffer, &map);
     if (gst_app_src_push_buffer(GST_APP_SRC(appsrc), buffer) != GST_FLOW_OK || busFailed(pipeline)) return 1;
   }
@@ -178,6 +278,13 @@ int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkM
 
 // Pulls frames until `frames` arrived, EOS or 5 s of silence; writes the latencies after warm-up.
 int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o) {
+  PadTimes leftSource;
+  if (GstPad* pad = sourcePad(pipeline)) {
+    leftSource.attach(pad);
+    gst_object_unref(pad);
+  }
+  std::ofstream stages;
+  if (!o.stages.empty()) stages.open(o.stages);
   std::vector<double> samples;
   for (int i = 0; i < o.frames; ++i) {
     GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink), 15 * GST_SECOND);
@@ -185,12 +292,14 @@ int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o) {
     if (!sample) break;
     if (i == 0) std::ofstream(o.ready) << "ready\n";
     GstBuffer* buffer = gst_sample_get_buffer(sample);
-    GstMapInfo map;
-    if (buffer && gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-      std::int64_t pushed = 0;
-      if (map.size >= sizeof pushed) std::memcpy(&pushed, map.data, sizeof pushed);
-      gst_buffer_unmap(buffer, &map);
-      if (i >= o.warmup && pushed > 0) samples.push_back(static_cast<double>(now - pushed) * 1e-3);
+    if (buffer) {
+      const Stamp stamp = stampOf(buffer);
+      if (i >= o.warmup && stamp.pushed > 0) {
+        samples.push_back(static_cast<double>(now - stamp.pushed) * 1e-3);
+        if (stages)
+          stages << stamp.index << " " << stamp.pushed << " " << leftSource.at(stamp.index) << " " << now
+                 << "\n";
+      }
     }
     gst_sample_unref(sample);
   }
@@ -209,8 +318,16 @@ int runSend(GstElement* pipeline, GstElement* src, const Options& o) {
       std::fprintf(stderr, "frameshm-bench-gst: the sink offers no memory to write in place\n");
       return 3;
     }
+  } else {
+    memory.pool = ownPool(o);
   }
-  const int code = pushFrames(src, pipeline, o, memory);
+  PadTimes atSink;
+  if (GstPad* pad = neighbourPad(src, "src")) {
+    atSink.attach(pad);
+    gst_object_unref(pad);
+  }
+  std::vector<std::int64_t> pushedAt;
+  const int code = pushFrames(src, pipeline, o, memory, pushedAt);
   if (memory.pool) {
     gst_buffer_pool_set_active(memory.pool, FALSE);
     gst_object_unref(memory.pool);
@@ -222,6 +339,11 @@ int runSend(GstElement* pipeline, GstElement* src, const Options& o) {
           bus, 2 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)))
     gst_message_unref(m);
   gst_object_unref(bus);
+  if (!o.stages.empty()) {
+    std::ofstream stages(o.stages);
+    for (std::size_t i = 1; i < pushedAt.size(); ++i)
+      stages << i << " " << pushedAt[i] << " " << atSink.at(static_cast<std::int64_t>(i)) << "\n";
+  }
   return code;
 }
 
@@ -254,6 +376,20 @@ void countFrame(GstElement*, GstBuffer*, GstPad*, gpointer counter) {
 }
 
 // Frames per second through fakesink over `seconds`, after the first frame and a warm-up.
+// The source's frames-dropped counter (frameshmsrc: frames it never saw,
+// the producer having moved on); 0 for a source without one.
+std::uint64_t sourceDropped(GstElement* pipeline) {
+  GstPad* pad = sourcePad(pipeline);
+  if (!pad) return 0;
+  GstElement* source = gst_pad_get_parent_element(pad);
+  gst_object_unref(pad);
+  guint64 dropped = 0;
+  if (source && g_object_class_find_property(G_OBJECT_GET_CLASS(source), "frames-dropped"))
+    g_object_get(source, "frames-dropped", &dropped, nullptr);
+  if (source) gst_object_unref(source);
+  return dropped;
+}
+
 int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
   std::atomic<std::uint64_t> frames{0};
   // fakesink's streaming thread counts into `frames`: stop it before `frames` goes.
@@ -273,12 +409,21 @@ int runCount(GstElement* pipeline, GstElement* sink, const Options& o) {
   std::this_thread::sleep_for(std::chrono::duration<double>(o.warmupSeconds));
   const std::uint64_t n1 = frames.load();
   const std::int64_t t1 = frameshm::monotonicNs();
+  const double cpu1 = frameshm::bench::cpuSeconds();
+  const std::uint64_t dropped1 = sourceDropped(pipeline);
   std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
   const std::uint64_t n2 = frames.load();
   const std::int64_t t2 = frameshm::monotonicNs();
+  const double cpu2 = frameshm::bench::cpuSeconds();
+  const std::uint64_t dropped2 = sourceDropped(pipeline);
   const bool failed = busFailed(pipeline);
   std::ofstream out(o.out);
-  out << static_cast<double>(n2 - n1) * 1e9 / static_cast<double>(t2 - t1) << "\n";
+  // Frames per second, this process's CPU microseconds per frame, and the
+  // frames per second the source skipped.
+  const double window = static_cast<double>(t2 - t1) * 1e-9;
+  out << static_cast<double>(n2 - n1) / window << "\n"
+      << (n2 > n1 ? (cpu2 - cpu1) * 1e6 / static_cast<double>(n2 - n1) : 0.0) << "\n"
+      << static_cast<double>(dropped2 - dropped1) / window << "\n";
   return out && !failed ? 0 : 1;
 }
 
@@ -333,6 +478,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", o.warmup, "frames left out of the samples")->check(CLI::Range(0, 100000));
   app.add_option("--out", o.out, "file for the samples (receive, local)");
   app.add_flag("--in-place", o.inPlace, "write frames into the memory the sink offers");
+  app.add_option("--stages", o.stages, "file for each frame's stage times (send, receive)");
   app.add_option("--ready", o.ready, "file the receiver creates once frames flow, and the sender waits for");
   app.add_option("--seconds", o.seconds, "count: measuring window, seconds")->check(CLI::Range(0.05, 600.0));
   app.add_option("--warmup-seconds", o.warmupSeconds, "count: time left out after the first frame")

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -118,17 +120,15 @@ Pair shmPair(const Scratch& scratch, const std::string& tag, std::uint64_t frame
           "shmsrc socket-path=" + socket + " is-live=true", true};
 }
 
-Pair frameshmPair(const std::string& tag, int buffers) {
+// frameshmsink and frameshmsrc at their element defaults.
+Pair frameshmPair(const std::string& tag) {
   const std::string feed = test::uniqueFeed(tag, "bench-");
-  return {"frameshm", "frameshmsink feed=" + feed + " slots=" + std::to_string(buffers) + " sync=false",
-          "frameshmsrc feed=" + feed, false, feed};
+  return {"frameshm", "frameshmsink feed=" + feed + " sync=false", "frameshmsrc feed=" + feed, false, feed};
 }
 
-// Frames each pair may have in flight: frameshmsink's slots, shmsink's
-// shm-size in frames. 5 is the fewest with which frameshmsrc hands frames
-// downstream without copying them (it wraps a frame only while
-// outstanding + 1 + 3 <= slots; with 4 it copies every frame).
-constexpr int kBuffers = 5;
+// Frames each pair may have in flight: frameshmsink's default slots, and as
+// many frames of shm-size for shmsink.
+constexpr int kBuffers = 6;
 
 // Put before either sink, upstream cannot write into the sink's memory, so the
 // sink copies every frame. shmsink needs it behind a fast source: writing in
@@ -143,11 +143,18 @@ std::vector<double> readSamples(const std::string& path) {
   return samples;
 }
 
+// What one counting receiver measured.
+struct Count {
+  double fps = 0;              // 0: no frame came
+  double cpuUsPerFrame = NAN;  // the receiving process's CPU per frame
+  double skippedFps = 0;       // frames per second the source never saw (frameshmsrc)
+};
+
 // Runs one gst-launch-1.0 sender and its receivers (`receiver ! fakesink`,
-// counted by the helper) for `seconds`; returns each receiver's fps (0: none came).
-std::vector<double> runPipelines(const Config& config, const Scratch& scratch, const Pair& pair,
-                                 const std::string& sender, const std::vector<std::string>& receivers,
-                                 double seconds, const std::string& tag) {
+// counted by the helper) for `seconds`; returns what each receiver counted.
+std::vector<Count> runPipelines(const Config& config, const Scratch& scratch, const Pair& pair,
+                                const std::string& sender, const std::vector<std::string>& receivers,
+                                double seconds, const std::string& tag) {
   const auto env = gstEnv(config);
   std::unique_ptr<test::FeedGuard> cleanup;
   if (pair.name == "frameshm") cleanup = std::make_unique<test::FeedGuard>(pair.feed);
@@ -161,11 +168,11 @@ std::vector<double> runPipelines(const Config& config, const Scratch& scratch, c
         {config.gstHelper, "count", "--source", receivers[i], "--seconds", std::to_string(seconds),
          "--warmup-seconds", std::to_string(warmup), "--out", scratch.file(tag + "-fps" + std::to_string(i))},
         scratch.file(tag + "-recv" + std::to_string(i) + ".log"), env));
-  std::vector<double> fps;
+  std::vector<Count> fps;
   for (std::size_t i = 0; i < receive.size(); ++i) {
     const int code = receive[i].wait(milliseconds(static_cast<int>((seconds + warmup) * 1000) + 20'000));
     const auto got = readSamples(scratch.file(tag + "-fps" + std::to_string(i)));
-    fps.push_back(code == 0 && !got.empty() ? got[0] : 0.0);
+    fps.push_back(code == 0 && got.size() >= 3 ? Count{got[0], got[1], got[2]} : Count{});
     if (code != 0)
       std::fprintf(stderr, "frameshm-bench: %s receiver %zu failed: %s\n", pair.name.c_str(), i,
                    readFileText(scratch.file(tag + "-recv" + std::to_string(i) + ".log")).c_str());
@@ -176,26 +183,55 @@ std::vector<double> runPipelines(const Config& config, const Scratch& scratch, c
   return fps;
 }
 
-// appsrc -> sink ... source -> appsink latency in two processes; empty if it could not run.
-std::vector<double> gstLatency(const Config& config, const Scratch& scratch, const Pair& pair,
-                               const Size& size, bool inPlace, int frames, const std::string& tag,
-                               bool& notOffered) {
+// The stages of one frame's trip (see gst_helper.cpp --stages).
+constexpr const char* kStages[] = {"appsrcToSink", "sinkToSource", "sourceToApp"};
+constexpr const char* kStageText[] = {"appsrc thread hand-off to the sink",
+                                      "sink render, publish, reader wake, source create",
+                                      "source push to the application's pull"};
+
+struct LatencyRun {
+  std::vector<double> samples{};       // push -> pull, us
+  std::vector<double> stages[3] = {};  // per kStages, us
+};
+
+// Per-stage durations from the sender's and the receiver's stage files.
+void joinStages(const std::string& sent, const std::string& received, LatencyRun& run) {
+  std::map<std::int64_t, std::int64_t> atSink;
+  {
+    std::ifstream in(sent);
+    for (std::int64_t i, pushed, sink; in >> i >> pushed >> sink;) atSink[i] = sink;
+  }
+  std::ifstream in(received);
+  for (std::int64_t i, pushed, left, pulled; in >> i >> pushed >> left >> pulled;) {
+    const auto sink = atSink.find(i);
+    if (sink == atSink.end() || sink->second == 0 || left == 0) continue;
+    const std::int64_t t[] = {pushed, sink->second, left, pulled};
+    for (int k = 0; k < 3; ++k) run.stages[k].push_back(static_cast<double>(t[k + 1] - t[k]) * 1e-3);
+  }
+}
+
+// appsrc -> sink ... source -> appsink latency in two processes; no samples if it could not run.
+LatencyRun gstLatency(const Config& config, const Scratch& scratch, const Pair& pair, const Size& size,
+                      bool inPlace, int frames, const std::string& tag, bool& notOffered) {
   const auto env = gstEnv(config);
   std::unique_ptr<test::FeedGuard> cleanup;
   if (pair.name == "frameshm") cleanup = std::make_unique<test::FeedGuard>(pair.feed);
   const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
   const std::string out = scratch.file(tag + ".samples"), ready = scratch.file(tag + ".ready");
+  const std::string sentStages = scratch.file(tag + ".sent"),
+                    receivedStages = scratch.file(tag + ".received");
   // The receiver counts the sender's priming frame too, and leaves out a short warm-up.
   constexpr int kWarmup = 10;
-  test::Child send =
-      spawnLogged({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
-                   std::to_string(frames + kWarmup), "--ready", ready, inPlace ? "--in-place" : "--fps=60"},
-                  scratch.file(tag + "-send.log"), env);
+  test::Child send = spawnLogged({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
+                                  std::to_string(frames + kWarmup), "--ready", ready, "--stages", sentStages,
+                                  inPlace ? "--in-place" : "--fps=60"},
+                                 scratch.file(tag + "-send.log"), env);
   std::this_thread::sleep_for(milliseconds(700));
-  test::Child receive = spawnLogged({config.gstHelper, "receive", "--source", pair.source, "--size", dims,
-                              "--frames", std::to_string(frames + kWarmup + 1), "--warmup",
-                              std::to_string(kWarmup + 1), "--out", out, "--ready", ready},
-                             scratch.file(tag + "-recv.log"), env);
+  test::Child receive =
+      spawnLogged({config.gstHelper, "receive", "--source", pair.source, "--size", dims, "--frames",
+                   std::to_string(frames + kWarmup + 1), "--warmup", std::to_string(kWarmup + 1), "--out",
+                   out, "--ready", ready, "--stages", receivedStages},
+                  scratch.file(tag + "-recv.log"), env);
   const auto limit = milliseconds(frames * 1000 / 60 + 15'000);
   const int received = receive.wait(limit);
   const pid_t sendPid = send.pid();
@@ -206,8 +242,11 @@ std::vector<double> gstLatency(const Config& config, const Scratch& scratch, con
     std::fprintf(stderr, "frameshm-bench: %s latency failed: %s %s\n", pair.name.c_str(),
                  readFileText(scratch.file(tag + "-send.log")).c_str(),
                  readFileText(scratch.file(tag + "-recv.log")).c_str());
-  if (received != 0) return {};
-  return readSamples(out);
+  LatencyRun run;
+  if (received != 0) return run;
+  run.samples = readSamples(out);
+  joinStages(sentStages, receivedStages, run);
+  return run;
 }
 
 void addLatency(Report& report, const std::string& id, const std::string& what, const Summary& s, double ref,
@@ -242,7 +281,7 @@ void runGstSlowReader(const Config& config, Report& report) {
   Scratch scratch;
   const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
   std::vector<Pair> pairs = {shmPair(scratch, "slow", i420Bytes(size), kBuffers)};
-  if (frameshmElements(config, report, "slowreader")) pairs.push_back(frameshmPair("gslow", kBuffers));
+  if (frameshmElements(config, report, "slowreader")) pairs.push_back(frameshmPair("gslow"));
   double shmNormal = NAN;
   for (const Pair& pair : pairs) {
     std::printf("slow reader through %s ...\n", pair.name.c_str());
@@ -251,7 +290,9 @@ void runGstSlowReader(const Config& config, Report& report) {
         "videotestsrc is-live=true pattern=black ! " + caps(size, 60) + " ! " + kSinkCopies + pair.sink;
     const std::string normal = pair.source + " ! " + caps(size, 60);
     const std::string slow = pair.source + " ! " + caps(size, 60) + " ! identity sleep-time=100000";
-    auto fps = runPipelines(config, scratch, pair, sender, {normal, slow}, seconds, "slow-" + pair.name);
+    const auto counts =
+        runPipelines(config, scratch, pair, sender, {normal, slow}, seconds, "slow-" + pair.name);
+    const double fps[] = {counts[0].fps, counts[1].fps};
     const std::string who = pair.name == "shmsink" ? "shmsink" : "frameshmgst";
     const std::string label = pair.name == "shmsink" ? "shmsink/shmsrc" : "frameshmsink/frameshmsrc";
     if (pair.name == "shmsink") shmNormal = fps[0];
@@ -267,6 +308,100 @@ void runGstSlowReader(const Config& config, Report& report) {
   }
 }
 
+namespace {
+
+// Throughput: identical pipelines, as fast as the source goes, same buffer
+// count; once with the sink copying, once with upstream writing in place;
+// `rounds` times in a row, the pairs taking turns.
+void gstThroughput(const Config& config, Report& report, const Scratch& scratch, bool withFrameshm) {
+  const Size& big = kSizes[1];
+  const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
+  const int rounds = config.smoke ? 1 : 3;
+  for (bool inPlace : {false, true}) {
+    const std::string mode = inPlace ? "inplace" : "copy";
+    const std::string how = inPlace ? "upstream writes in place" : "sink copies";
+    std::vector<double> shmRuns, frameshmRuns, ratios, skipped;
+    for (int round = 1; round <= rounds; ++round) {
+      const std::string tag = (inPlace ? "tpi" : "tp") + std::to_string(round);
+      std::vector<Pair> pairs = {shmPair(scratch, tag, i420Bytes(big), kBuffers)};
+      if (withFrameshm) pairs.push_back(frameshmPair("g" + tag));
+      for (const Pair& pair : pairs) {
+        std::printf("gstreamer throughput %s %s, run %d ...\n", pair.name.c_str(), mode.c_str(), round);
+        std::fflush(stdout);
+        const std::string sender = "videotestsrc pattern=black ! " + caps(big, 60) + " ! " +
+                                   (inPlace ? "" : kSinkCopies) + pair.sink;
+        const std::string receiver = pair.source + " ! " + caps(big, 60);
+        const Count count =
+            runPipelines(config, scratch, pair, sender, {receiver}, seconds, "tp-" + tag + pair.name)[0];
+        (pair.name == "shmsink" ? shmRuns : frameshmRuns).push_back(count.fps);
+        if (pair.name != "shmsink") skipped.push_back(count.skippedFps);
+      }
+      if (withFrameshm && shmRuns.back() > 0) ratios.push_back(frameshmRuns.back() / shmRuns.back());
+    }
+    const double shmFps = summarize(shmRuns).p50;
+    report.add({"gstreamer", "shm.throughput." + mode,
+                "shmsink/shmsrc 1080p I420 throughput, " + how + " (median of runs)", shmFps, "frames/s"});
+    if (shmFps <= 0)
+      report.note("gstreamer", "shmsink/shmsrc, " + how +
+                                   ": no frame got through in the measuring window "
+                                   "(shmsink stalls when upstream writes into its memory)");
+    if (!withFrameshm) continue;
+    report.add({"gstreamer", "frameshm.throughput." + mode,
+                "frameshmsink/frameshmsrc 1080p I420 throughput, " + how + " (median of runs)",
+                summarize(frameshmRuns).p50, "frames/s",
+                shmFps > 0 ? summarize(frameshmRuns).p50 / shmFps : NAN, "shmsink"});
+    for (std::size_t i = 0; i < ratios.size(); ++i)
+      report.add({"gstreamer", "frameshm.throughput." + mode + ".run" + std::to_string(i + 1),
+                  "throughput frameshm / shmsink, " + how + ", run " + std::to_string(i + 1), ratios[i],
+                  "ratio", ratios[i], "shmsink"});
+    // shmsink holds its sender until the reader is done with a buffer;
+    // frameshmsink never waits, so what the reader gets depends on how the
+    // two processes share the cores: frames it skips show it.
+    report.add({"gstreamer", "frameshm.throughput." + mode + ".skipped",
+                "frameshmsrc 1080p, " + how +
+                    ": frames the producer published that the reader skipped "
+                    "(median of runs)",
+                summarize(skipped).p50, "frames/s"});
+    if (!ratios.empty())
+      report.add(
+          {"gstreamer", "frameshm.throughput." + mode + ".worstRun",
+           "throughput frameshm / shmsink, " + how + ", worst of " + std::to_string(ratios.size()) + " runs",
+           *std::min_element(ratios.begin(), ratios.end()), "ratio",
+           *std::min_element(ratios.begin(), ratios.end()), "shmsink"});
+  }
+}
+
+// CPU per frame of the reading process (`source ! fakesink`) at a camera's
+// pace: 1080p60 and 4K30, element defaults, the sink copying.
+void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, bool withFrameshm) {
+  const double seconds = config.smoke ? 1.0 : std::max(2.0, config.phaseSeconds * 2);
+  const std::pair<const Size*, int> cases[] = {{&kSizes[1], 60}, {&kSizes[2], 30}};
+  for (const auto& [size, fps] : cases) {
+    if (config.smoke && fps == 30) continue;
+    const std::string name = std::string(size->name) + "@" + std::to_string(fps);
+    const std::string tag = std::string("cpu") + size->name + std::to_string(fps);
+    std::vector<Pair> pairs = {shmPair(scratch, tag, i420Bytes(*size), kBuffers)};
+    if (withFrameshm) pairs.push_back(frameshmPair("g" + tag));
+    double shmCpu = NAN;
+    for (const Pair& pair : pairs) {
+      std::printf("gstreamer reader CPU %s %s ...\n", pair.name.c_str(), name.c_str());
+      std::fflush(stdout);
+      const std::string sender =
+          "videotestsrc is-live=true pattern=black ! " + caps(*size, fps) + " ! " + kSinkCopies + pair.sink;
+      const Count count =
+          runPipelines(config, scratch, pair, sender, {pair.source}, seconds, "cpu-" + tag + pair.name)[0];
+      const bool shm = pair.name == "shmsink";
+      if (shm) shmCpu = count.cpuUsPerFrame;
+      report.add({"gstreamer", (shm ? "shm" : "frameshm") + std::string(".readerCpu.") + name,
+                  (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name + " CPU per frame",
+                  count.fps > 0 ? count.cpuUsPerFrame : NAN, "us",
+                  shm || !(shmCpu > 0) ? NAN : count.cpuUsPerFrame / shmCpu, shm ? "" : "shmsrc"});
+    }
+  }
+}
+
+}  // namespace
+
 void runGstreamer(const Config& config, Report& report) {
   if (!elementExists(config, "shmsink")) {
     report.note("gstreamer", "shmsink not installed (gst-plugins-bad): scenario 5 left out");
@@ -274,63 +409,41 @@ void runGstreamer(const Config& config, Report& report) {
   }
   Scratch scratch;
   const bool withFrameshm = frameshmElements(config, report, "gstreamer");
-  const Size& big = kSizes[1];
+  gstThroughput(config, report, scratch, withFrameshm);
+  gstReaderCpu(config, report, scratch, withFrameshm);
 
-  // Throughput: identical pipelines, as fast as the source goes, same buffer
-  // count; once with the sink copying, once with upstream writing in place.
-  const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
-  for (bool inPlace : {false, true}) {
-    std::vector<Pair> pairs = {shmPair(scratch, inPlace ? "tpi" : "tp", i420Bytes(big), kBuffers)};
-    if (withFrameshm) pairs.push_back(frameshmPair(inPlace ? "gtpi" : "gtp", kBuffers));
-    const std::string mode = inPlace ? "inplace" : "copy";
-    const std::string how = inPlace ? "upstream writes in place" : "sink copies";
-    double shmFps = NAN;
-    for (const Pair& pair : pairs) {
-      std::printf("gstreamer throughput %s %s ...\n", pair.name.c_str(), mode.c_str());
-      std::fflush(stdout);
-      const std::string sender =
-          "videotestsrc pattern=black ! " + caps(big, 60) + " ! " + (inPlace ? "" : kSinkCopies) + pair.sink;
-      const std::string receiver = pair.source + " ! " + caps(big, 60);
-      const double fps =
-          runPipelines(config, scratch, pair, sender, {receiver}, seconds, "tp-" + mode + pair.name)[0];
-      if (pair.name == "shmsink") {
-        shmFps = fps;
-        report.add({"gstreamer", "shm.throughput." + mode, "shmsink/shmsrc 1080p I420 throughput, " + how,
-                    fps, "frames/s"});
-        if (fps <= 0)
-          report.note("gstreamer", "shmsink/shmsrc, " + how +
-                                       ": no frame got through in the measuring window "
-                                       "(shmsink stalls when upstream writes into its memory)");
-      } else {
-        report.add({"gstreamer", "frameshm.throughput." + mode,
-                    "frameshmsink/frameshmsrc 1080p I420 throughput, " + how, fps, "frames/s",
-                    shmFps > 0 ? fps / shmFps : NAN, "shmsink"});
-      }
-    }
-  }
-
-  // Latency: appsrc push in one process to appsink pull in the other.
+  // Latency: appsrc push in one process to appsink pull in the other, beside
+  // the same push and pull in one process through a queue (GStreamer's own
+  // thread hand-off), measured in the same run at each size.
   if (!std::filesystem::exists(config.gstHelper)) {
     report.note("gstreamer", "frameshm-bench-gst helper not found next to frameshm-bench: latency left out");
     return;
   }
   const int frames = config.smoke ? 40 : static_cast<int>(std::max(60.0, config.latencySeconds * 60));
-  {
-    const std::string out = scratch.file("local.samples");
-    test::Child local = spawnLogged({config.gstHelper, "local", "--size", "1920x1080", "--frames",
-                              std::to_string(frames + 20), "--warmup", "20", "--out", out},
-                             scratch.file("local.log"));
-    if (local.wait(milliseconds(frames * 1000 / 60 + 15'000)) == 0)
-      addLatency(report, "sameProcess", "appsrc ! queue ! appsink (one process, 1080p)",
-                 summarize(readSamples(out)), 0, "");
-  }
   for (const Size& size : kSizes) {
     // The smoke run only checks that the latency path works.
     if (config.smoke && std::string(size.name) != "1080p") continue;
+    const std::string dims = std::to_string(size.width) + "x" + std::to_string(size.height);
+    double baseline = NAN;
+    {
+      const std::string out = scratch.file(std::string("local") + size.name + ".samples");
+      test::Child local = spawnLogged({config.gstHelper, "local", "--size", dims, "--frames",
+                                       std::to_string(frames + 20), "--warmup", "20", "--out", out},
+                                      scratch.file("local.log"));
+      if (local.wait(milliseconds(frames * 1000 / 60 + 15'000)) == 0) {
+        const Summary s = summarize(readSamples(out));
+        baseline = s.p50;
+        addLatency(report, std::string("sameProcess.") + size.name,
+                   std::string("appsrc ! queue ! appsink (one process, ") + size.name + ")", s, 0, "");
+        // The plots' and earlier runs' name for the 1080p baseline.
+        if (std::string(size.name) == "1080p")
+          addLatency(report, "sameProcess", "appsrc ! queue ! appsink (one process, 1080p)", s, 0, "");
+      }
+    }
     std::vector<Pair> latencyPairs = {
         shmPair(scratch, std::string("lat") + size.name, i420Bytes(size), kBuffers)};
-    if (withFrameshm) latencyPairs.push_back(frameshmPair(std::string("glat") + size.name, kBuffers));
-    std::map<std::string, double> shmP50;
+    if (withFrameshm) latencyPairs.push_back(frameshmPair(std::string("glat") + size.name));
+    std::map<std::string, Summary> shm;
     for (const Pair& pair : latencyPairs) {
       for (bool inPlace : {false, true}) {
         const std::string mode = inPlace ? "inplace" : "copy";
@@ -338,20 +451,37 @@ void runGstreamer(const Config& config, Report& report) {
         std::fflush(stdout);
         bool notOffered = false;
         const std::string tag = "lat-" + pair.name + "-" + size.name + "-" + mode;
-        const auto samples = gstLatency(config, scratch, pair, size, inPlace, frames, tag, notOffered);
-        const std::string who = pair.name == "shmsink" ? "shm" : "frameshm";
-        const std::string label = (pair.name == "shmsink" ? "shmsink/shmsrc " : "frameshmsink/frameshmsrc ") +
+        const LatencyRun run = gstLatency(config, scratch, pair, size, inPlace, frames, tag, notOffered);
+        const bool isShm = pair.name == "shmsink";
+        const std::string who = isShm ? "shm" : "frameshm";
+        const std::string label = (isShm ? "shmsink/shmsrc " : "frameshmsink/frameshmsrc ") +
                                   std::string(size.name) + "@60 appsrc->appsink, " +
                                   (inPlace ? "written in place" : "sink copies");
-        if (samples.empty()) {
+        if (run.samples.empty()) {
           report.note("gstreamer",
                       label + ": " + (notOffered ? "the sink offers no memory upstream" : "did not run"));
           continue;
         }
-        const Summary s = summarize(samples);
-        if (pair.name == "shmsink") shmP50[mode] = s.p50;
-        addLatency(report, who + "." + size.name + "." + mode, label, s,
-                   pair.name == "shmsink" ? 0 : shmP50[mode], "shmsink");
+        const Summary s = summarize(run.samples);
+        const std::string id = who + "." + size.name + "." + mode;
+        if (isShm) shm[mode] = s;
+        const bool ref = !isShm && shm.count(mode);
+        addLatency(report, id, label, s, ref ? shm[mode].p50 : 0, "shmsink");
+        if (ref && shm[mode].p95 > 0)
+          report.add({"gstreamer", id + ".p95vsShm", label + " p95 / shmsink's", s.p95 / shm[mode].p95,
+                      "ratio", s.p95 / shm[mode].p95, "shmsink"});
+        if (std::isfinite(baseline)) {
+          const double crossing = s.p50 - baseline;
+          const double shmCrossing = ref ? shm[mode].p50 - baseline : NAN;
+          report.add({"gstreamer", id + ".crossProcess.p50", label + ": p50 minus the same-process baseline",
+                      crossing, "us", ref && shmCrossing > 0 ? crossing / shmCrossing : NAN,
+                      ref ? "shmsink" : ""});
+        }
+        for (int k = 0; k < 3; ++k) {
+          if (run.stages[k].empty()) continue;
+          report.add({"gstreamer", id + ".stage." + kStages[k] + ".p50",
+                      label + " stage: " + kStageText[k] + " p50", summarize(run.stages[k]).p50, "us"});
+        }
       }
     }
   }

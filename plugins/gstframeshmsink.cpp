@@ -14,10 +14,15 @@
  * feed, which readers follow; EOS ends the feed (readers see EOS) and the
  * segment is removed when the sink stops.
  *
- * Buffers are copied into a slot by default. An upstream element that takes
- * the buffer pool the sink proposes writes its frame straight into a slot
- * (one at a time: while that slot is out, further buffers are plain memory
- * and copied). Once published, the slot belongs to the feed again and is
+ * Upstream elements that take the buffer pool the sink proposes (videotestsrc,
+ * videoconvert, most decoders and capture sources) write each frame straight
+ * into a slot, one at a time: while that slot is out, further buffers are
+ * plain memory and copied. Other buffers are copied into a slot: those of an
+ * element that allocates its own (appsrc, v4l2src with its own memory), and
+ * all of them when no pool is offered, which is when offer-slots=false,
+ * enable-last-sample=true, or GStreamer's layout for the caps is not the
+ * slot layout (the debug log at level DEBUG says which, and why the first
+ * copied frame was copied). Once published, the slot belongs to the feed again and is
  * rewritten in turn, so an element between the source and this sink that
  * keeps buffers after passing them on (videorate) would see them change: use
  * offer-slots=false behind such elements. For the same reason the sink keeps
@@ -43,7 +48,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -51,17 +55,20 @@
 #include <string>
 
 #include "frameshm/clock.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
+#include "gstframeshmpool.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
 #define GST_CAT_DEFAULT gst_frameshm_sink_debug
 
 namespace {
 
-constexpr guint DEFAULT_SLOTS = 3;
+// Enough for a zero-copy frameshmsrc to hand downstream up to three frames
+// at once without a copy (see frameshmsrc's "Zero copy"); 6 frames of memory.
+constexpr guint DEFAULT_SLOTS = 6;
 constexpr guint DEFAULT_MODE = 0600;
 constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
@@ -78,49 +85,15 @@ enum {
   PROP_BACKEND,
   PROP_REPLACE,
   PROP_OFFER_SLOTS,
+  PROP_SOCKET_DIR,
   PROP_READERS,
   PROP_FRAMES_PUBLISHED,
   PROP_FRAMES_IN_PLACE,
   PROP_FRAMES_DROPPED,
+  PROP_STATS,
 };
 
-// The producer and the slot lent to upstream. Shared with every buffer that
-// wraps a slot, so that a buffer outliving the element (or a stop) still
-// gives its slot back to a live producer and never to unmapped memory.
-struct SlotBox {
-  std::mutex mutex;
-  std::condition_variable returned;
-  std::optional<frameshm::Producer> producer;
-  // Declared after the producer: destroyed (abandoned) before it.
-  frameshm::WriteSlot lent;
-  std::uint64_t leaseId = 0;  // the lease `lent` belongs to; 0: nothing lent
-  // Slot-wrapping memories still alive, published or not: each points into
-  // the current segment, which must stay mapped until they are freed.
-  std::uint32_t liveLeases = 0;
-  std::uint64_t nextLeaseId = 1;
-  // The element has let go of this box: the producer ended the feed and is
-  // destroyed when the last lent slot comes back.
-  bool orphaned = false;
-};
-
-// What a slot-wrapping GstMemory carries, to return its slot when freed.
-struct Lease {
-  std::shared_ptr<SlotBox> box;
-  std::uint64_t id;
-};
-
-void returnLease(gpointer data) {
-  std::unique_ptr<Lease> lease(static_cast<Lease*>(data));
-  SlotBox& box = *lease->box;
-  std::lock_guard lock(box.mutex);
-  if (box.leaseId == lease->id) {
-    box.lent = frameshm::WriteSlot{};  // never published: readers never see it
-    box.leaseId = 0;
-  }
-  --box.liveLeases;
-  box.returned.notify_all();
-  if (box.orphaned && box.liveLeases == 0) box.producer.reset();
-}
+using frameshm::gst::SlotBox;
 
 }  // namespace
 
@@ -133,93 +106,13 @@ struct GstFrameshmSinkState {
   std::atomic<std::uint64_t> published{0};
   std::atomic<std::uint64_t> inPlace{0};
   std::atomic<std::uint64_t> dropped{0};
+  // Why frames are copied rather than written in place, for the first
+  // copy's debug line (streaming thread only).
+  std::string copyReason = "upstream sent no allocation query";
+  bool copyReported = false;
 };
 
-/* The buffer pool proposed upstream: each buffer wraps an acquired slot. */
-
-G_BEGIN_DECLS
-#define GST_TYPE_FRAMESHM_SLOT_POOL (gst_frameshm_slot_pool_get_type())
-G_DECLARE_FINAL_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST, FRAMESHM_SLOT_POOL, GstBufferPool)
-G_END_DECLS
-
-struct _GstFrameshmSlotPool {
-  GstBufferPool parent;
-  std::shared_ptr<SlotBox>* box;
-  gsize frameSize;
-};
-
-G_DEFINE_TYPE(GstFrameshmSlotPool, gst_frameshm_slot_pool, GST_TYPE_BUFFER_POOL)
-
 namespace {
-
-// A fresh buffer per acquire: a slot when one can be lent, otherwise plain
-// memory that render() copies (only one slot may be out per producer).
-GstFlowReturn slotPoolAcquire(GstBufferPool* pool, GstBuffer** buffer, GstBufferPoolAcquireParams*) {
-  auto* self = GST_FRAMESHM_SLOT_POOL(pool);
-  const std::shared_ptr<SlotBox>& box = *self->box;
-  {
-    std::lock_guard lock(box->mutex);
-    if (box->producer && !box->orphaned && !box->lent &&
-        box->producer->format().frameSize == self->frameSize) {
-      if (auto slot = box->producer->acquire()) {
-        const std::span<std::byte> data = slot->data();
-        auto* lease = new Lease{box, box->nextLeaseId++};
-        box->lent = std::move(*slot);
-        box->leaseId = lease->id;
-        ++box->liveLeases;
-        *buffer = gst_buffer_new();
-        gst_buffer_append_memory(
-            *buffer, gst_memory_new_wrapped(static_cast<GstMemoryFlags>(0), data.data(), data.size(), 0,
-                                            data.size(), lease, returnLease));
-        return GST_FLOW_OK;
-      } else {
-        GST_LOG_OBJECT(pool, "no slot to lend: %s", slot.error().message.c_str());
-      }
-    }
-  }
-  *buffer = gst_buffer_new_allocate(nullptr, self->frameSize, nullptr);
-  return *buffer ? GST_FLOW_OK : GST_FLOW_ERROR;
-}
-
-// Buffers are never recycled: the next acquire lends whichever slot is free.
-void slotPoolRelease(GstBufferPool*, GstBuffer* buffer) {
-  gst_buffer_unref(buffer);
-}
-
-}  // namespace
-
-static void gst_frameshm_slot_pool_finalize(GObject* object) {
-  delete GST_FRAMESHM_SLOT_POOL(object)->box;
-  G_OBJECT_CLASS(gst_frameshm_slot_pool_parent_class)->finalize(object);
-}
-
-static void gst_frameshm_slot_pool_class_init(GstFrameshmSlotPoolClass* klass) {
-  G_OBJECT_CLASS(klass)->finalize = gst_frameshm_slot_pool_finalize;
-  GstBufferPoolClass* poolClass = GST_BUFFER_POOL_CLASS(klass);
-  poolClass->acquire_buffer = slotPoolAcquire;
-  poolClass->release_buffer = slotPoolRelease;
-}
-
-static void gst_frameshm_slot_pool_init(GstFrameshmSlotPool* self) {
-  self->box = nullptr;
-  self->frameSize = 0;
-}
-
-namespace {
-
-GstBufferPool* newSlotPool(const std::shared_ptr<SlotBox>& box, GstCaps* caps, gsize frameSize) {
-  auto* pool = GST_FRAMESHM_SLOT_POOL(g_object_new(GST_TYPE_FRAMESHM_SLOT_POOL, nullptr));
-  gst_object_ref_sink(pool);
-  pool->box = new std::shared_ptr<SlotBox>(box);
-  pool->frameSize = frameSize;
-  GstStructure* config = gst_buffer_pool_get_config(GST_BUFFER_POOL(pool));
-  gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(frameSize), 0, 1);
-  if (!gst_buffer_pool_set_config(GST_BUFFER_POOL(pool), config)) {
-    gst_object_unref(pool);
-    return nullptr;
-  }
-  return GST_BUFFER_POOL(pool);
-}
 
 std::string feedOf(GstFrameshmSink* self) {
   GST_OBJECT_LOCK(self);
@@ -281,6 +174,31 @@ void postProducerError(GstFrameshmSink* self, const frameshm::Error& error) {
 G_DEFINE_TYPE(GstFrameshmSink, gst_frameshm_sink, GST_TYPE_BASE_SINK)
 GST_ELEMENT_REGISTER_DEFINE(frameshmsink, "frameshmsink", GST_RANK_NONE, GST_TYPE_FRAMESHM_SINK)
 
+// The box in use; the object lock guards the pointer (stop() swaps it).
+static std::shared_ptr<SlotBox> currentBox(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  std::shared_ptr<SlotBox> box = self->state->box;
+  GST_OBJECT_UNLOCK(self);
+  return box;
+}
+
+// The read-only counters, as the `stats` structure; each is also a property of its own.
+static GstStructure* sinkStats(GstFrameshmSink* self) {
+  GstFrameshmSinkState& state = *self->state;
+  guint readers = 0;
+  {
+    const std::shared_ptr<SlotBox> box = currentBox(self);
+    std::lock_guard lock(box->mutex);
+    readers = box->producer ? box->producer->readerCount() : 0;
+  }
+  return gst_structure_new("application/x-frameshmsink-stats", "readers", G_TYPE_UINT, readers,
+                           "frames-published", G_TYPE_UINT64, guint64{state.published.load()},
+                           "frames-in-place", G_TYPE_UINT64, guint64{state.inPlace.load()}, "frames-dropped",
+                           G_TYPE_UINT64, guint64{state.dropped.load()}, nullptr);
+}
+
+// Properties: the settings are fields read and written under the object
+// lock; the counters are read from sinkStats, which takes locks of its own.
 static void gst_frameshm_sink_set_property(GObject* object, guint id, const GValue* value,
                                            GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
@@ -306,6 +224,10 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
     case PROP_OFFER_SLOTS:
       self->offer_slots = g_value_get_boolean(value);
       break;
+    case PROP_SOCKET_DIR:
+      g_free(self->socket_dir);
+      self->socket_dir = g_value_dup_string(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
@@ -315,67 +237,44 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
 
 static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
-  GstFrameshmSinkState& state = *self->state;
+  if (id >= PROP_READERS) {
+    GstStructure* stats = sinkStats(self);
+    if (id == PROP_STATS) {
+      g_value_take_boxed(value, stats);
+      return;
+    }
+    g_value_copy(gst_structure_get_value(stats, g_param_spec_get_name(pspec)), value);
+    gst_structure_free(stats);
+    return;
+  }
+  GST_OBJECT_LOCK(self);
   switch (id) {
     case PROP_FEED:
-      GST_OBJECT_LOCK(self);
       g_value_set_string(value, self->feed);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_SLOTS:
-      GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->slots);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_MODE:
-      GST_OBJECT_LOCK(self);
       g_value_set_uint(value, self->mode);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_BACKEND:
-      GST_OBJECT_LOCK(self);
       g_value_set_string(value, self->backend);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_REPLACE:
-      GST_OBJECT_LOCK(self);
       g_value_set_boolean(value, self->replace);
-      GST_OBJECT_UNLOCK(self);
       break;
     case PROP_OFFER_SLOTS:
-      GST_OBJECT_LOCK(self);
       g_value_set_boolean(value, self->offer_slots);
-      GST_OBJECT_UNLOCK(self);
       break;
-    case PROP_READERS: {
-      GST_OBJECT_LOCK(self);
-      std::shared_ptr<SlotBox> box = state.box;
-      GST_OBJECT_UNLOCK(self);
-      std::lock_guard lock(box->mutex);
-      g_value_set_uint(value, box->producer ? box->producer->readerCount() : 0);
-      break;
-    }
-    case PROP_FRAMES_PUBLISHED:
-      g_value_set_uint64(value, state.published.load());
-      break;
-    case PROP_FRAMES_IN_PLACE:
-      g_value_set_uint64(value, state.inPlace.load());
-      break;
-    case PROP_FRAMES_DROPPED:
-      g_value_set_uint64(value, state.dropped.load());
+    case PROP_SOCKET_DIR:
+      g_value_set_string(value, self->socket_dir);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
   }
-}
-
-// The box in use; the object lock guards the pointer (stop() swaps it).
-static std::shared_ptr<SlotBox> currentBox(GstFrameshmSink* self) {
-  GST_OBJECT_LOCK(self);
-  std::shared_ptr<SlotBox> box = self->state->box;
   GST_OBJECT_UNLOCK(self);
-  return box;
 }
 
 static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
@@ -394,15 +293,17 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   GST_OBJECT_LOCK(self);
   const bool replace = self->replace;
   const std::string backend = self->backend ? self->backend : "";
+  const std::string socketDir = self->socket_dir ? self->socket_dir : "";
   GST_OBJECT_UNLOCK(self);
   if (!frameshm::backendFromString(backend)) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("Unknown backend '%s' (use memfd, posix or sysv).", backend.c_str()),
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                      ("Unknown backend '%s' (use memfd, posix or sysv).", backend.c_str()),
                       ("invalid 'backend' property"));
     return FALSE;
   }
   // Fail the state change now rather than at the first caps, if we can tell.
-  if (auto info = frameshm::inspectFeed(feed); info && info->valid && info->producerAlive && !replace &&
-                                               info->state == frameshm::FeedState::Live) {
+  if (auto info = frameshm::inspectFeed(feed, socketDir);
+      info && info->valid && info->producerAlive && !replace && info->state == frameshm::FeedState::Live) {
     GST_ELEMENT_ERROR(
         self, RESOURCE, BUSY,
         ("Feed '%s' is already produced by pid %u (stop it, or set replace=true to take it over).",
@@ -469,14 +370,16 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
   }
 
   GST_OBJECT_LOCK(self);
-  frameshm::ProducerOptions options{.feed = self->feed ? self->feed : "",
-                                    .format = *format,
-                                    .slots = self->slots,
-                                    .mode = static_cast<mode_t>(self->mode),
-                                    .replace = static_cast<bool>(self->replace),
-                                    .caps = capsString,
-                                    .backend = frameshm::backendFromString(self->backend ? self->backend : "")
-                                                   .value_or(frameshm::Backend::Memfd)};
+  frameshm::ProducerOptions options{
+      .feed = self->feed ? self->feed : "",
+      .format = *format,
+      .slots = self->slots,
+      .mode = static_cast<mode_t>(self->mode),
+      .replace = static_cast<bool>(self->replace),
+      .caps = capsString,
+      .backend =
+          frameshm::backendFromString(self->backend ? self->backend : "").value_or(frameshm::Backend::Memfd),
+      .socketDir = self->socket_dir ? self->socket_dir : ""};
   GST_OBJECT_UNLOCK(self);
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
@@ -517,7 +420,29 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
   state.info = info;
   state.format = *format;
   state.negotiated = true;
+  state.copyReported = false;
   return TRUE;
+}
+
+// Why upstream gets no slot pool for `caps`; null if it gets one.
+static const char* whyNoSlotPool(GstFrameshmSink* self, GstCaps* caps) {
+  GstFrameshmSinkState& state = *self->state;
+  GST_OBJECT_LOCK(self);
+  const bool offer = self->offer_slots;
+  GST_OBJECT_UNLOCK(self);
+  if (!offer) return "offer-slots=false";
+  // A kept last sample would pin a slot buffer.
+  if (gst_base_sink_is_last_sample_enabled(GST_BASE_SINK(self))) return "enable-last-sample=true";
+  if (!caps) return "the allocation query has no caps";
+  if (!state.negotiated) return "the allocation query came before the caps";
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) return "the query's caps are not raw video";
+  auto format = frameshm::gst::formatFromInfo(info);
+  if (!format || *format != state.format) return "the query's caps are not the negotiated ones";
+  // Only buffers laid out exactly like a slot can be written in place.
+  if (!frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
+    return "GStreamer's layout for these caps is not the slot layout";
+  return nullptr;
 }
 
 static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery* query) {
@@ -529,23 +454,19 @@ static gboolean gst_frameshm_sink_propose_allocation(GstBaseSink* sink, GstQuery
   GstCaps* caps = nullptr;
   gboolean needPool = FALSE;
   gst_query_parse_allocation(query, &caps, &needPool);
-  GST_OBJECT_LOCK(self);
-  const bool offer = self->offer_slots;
-  GST_OBJECT_UNLOCK(self);
-  // A last sample kept (enable-last-sample=true) would pin a slot buffer.
-  if (!offer || !caps || !state.negotiated || gst_base_sink_is_last_sample_enabled(sink)) return TRUE;
-  GstVideoInfo info;
-  if (!gst_video_info_from_caps(&info, caps)) return TRUE;
-  auto format = frameshm::gst::formatFromInfo(info);
-  // Only buffers laid out exactly like a slot can be written in place.
-  if (!format || *format != state.format ||
-      !frameshm::gst::sameLayout(frameshm::gst::withLayoutOf(*format, info), *format))
+  const char* why = whyNoSlotPool(self, caps);
+  GstBufferPool* pool =
+      why ? nullptr : frameshm::gst::newSlotPool(currentBox(self), caps, state.format.frameSize);
+  if (!why && !pool) why = "the slot pool refused its configuration";
+  if (why) {
+    GST_DEBUG_OBJECT(self, "no slot pool offered upstream (%s): frames are copied into slots", why);
+    state.copyReason = why;
     return TRUE;
-  GstBufferPool* pool = newSlotPool(currentBox(self), caps, format->frameSize);
-  if (!pool) return TRUE;
-  gst_query_add_allocation_pool(query, pool, static_cast<guint>(format->frameSize), 0, 1);
+  }
+  gst_query_add_allocation_pool(query, pool, static_cast<guint>(state.format.frameSize), 0, 1);
   gst_object_unref(pool);
-  GST_DEBUG_OBJECT(self, "offered a slot pool of %" G_GUINT64_FORMAT "-byte frames", format->frameSize);
+  state.copyReason = "upstream did not take the slot pool offered";
+  GST_DEBUG_OBJECT(self, "offered a slot pool of %" G_GUINT64_FORMAT "-byte frames", state.format.frameSize);
   return TRUE;
 }
 
@@ -585,20 +506,10 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
 
   frameshm::Result<std::uint64_t> published =
       frameshm::fail(frameshm::ErrorCode::InvalidState, "not written");
-  bool inPlace = false;
-  if (box->leaseId != 0 && gst_buffer_n_memory(buffer) == 1) {
-    GstMapInfo map;
-    GstMemory* memory = gst_buffer_peek_memory(buffer, 0);
-    if (gst_memory_map(memory, &map, GST_MAP_READ)) {
-      inPlace = reinterpret_cast<std::byte*>(map.data) == box->lent.data().data();
-      gst_memory_unmap(memory, &map);
-    }
-  }
+  std::optional<frameshm::WriteSlot> lent = frameshm::gst::takeLentSlot(*box, buffer);
+  const bool inPlace = lent.has_value();
   if (inPlace) {
-    frameshm::WriteSlot slot = std::move(box->lent);
-    box->leaseId = 0;
-    box->returned.notify_all();
-    published = box->producer->publish(std::move(slot), meta);
+    published = box->producer->publish(std::move(*lent), meta);
   } else if (box->leaseId != 0) {
     // Upstream still holds the one slot a producer can lend, and handed us
     // another buffer first: there is no slot to copy this one into.
@@ -637,6 +548,12 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
   }
   ++state.published;
   if (inPlace) ++state.inPlace;
+  if (!inPlace && !state.copyReported) {
+    state.copyReported = true;
+    GST_DEBUG_OBJECT(
+        self, "copying frames into slots: %s",
+        state.inPlace > 0 ? "the one slot a producer lends was still upstream" : state.copyReason.c_str());
+  }
   GST_LOG_OBJECT(self, "frame %" G_GUINT64_FORMAT " published (%s)", *published,
                  inPlace ? "in place" : "copied");
   return GST_FLOW_OK;
@@ -659,6 +576,7 @@ static void gst_frameshm_sink_finalize(GObject* object) {
   auto* self = GST_FRAMESHM_SINK(object);
   g_free(self->feed);
   g_free(self->backend);
+  g_free(self->socket_dir);
   delete self->state;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -683,8 +601,9 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       objectClass, PROP_SLOTS,
       g_param_spec_uint(
           "slots", "Slots",
-          "Frame slots in the segment; readers that hold frames (zero copy) need 2 + their number", 2, 64,
-          DEFAULT_SLOTS, rw));
+          "Frame slots in the segment; each zero-copy reader can hand downstream slots - 3 frames at once "
+          "without a copy (memory: slots x the frame size)",
+          2, 64, DEFAULT_SLOTS, rw));
   g_object_class_install_property(
       objectClass, PROP_MODE,
       g_param_spec_uint("mode", "Mode",
@@ -706,8 +625,15 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       objectClass, PROP_OFFER_SLOTS,
       g_param_spec_boolean("offer-slots", "Offer slots",
                            "Propose a buffer pool whose buffers are slots, so that upstream writes frames in "
-                           "place instead of having them copied",
+                           "place instead of having them copied; not offered with enable-last-sample=true or "
+                           "when the caps' layout is not the slot layout (GST_DEBUG=frameshmsink:5 says why)",
                            DEFAULT_OFFER_SLOTS, rw));
+  g_object_class_install_property(
+      objectClass, PROP_SOCKET_DIR,
+      g_param_spec_string("socket-dir", "Socket directory",
+                          "Directory for the feed's socket (readers must look there too); unset: "
+                          "$FRAMESHM_SOCKET_DIR, else the abstract socket @frameshm/<feed>",
+                          nullptr, rw));
   g_object_class_install_property(
       objectClass, PROP_READERS,
       g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));
@@ -724,6 +650,12 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
       g_param_spec_uint64("frames-dropped", "Frames dropped",
                           "Frames not published because upstream held the lent slot and sent others first", 0,
                           G_MAXUINT64, 0, ro));
+  g_object_class_install_property(
+      objectClass, PROP_STATS,
+      g_param_spec_boxed("stats", "Statistics",
+                         "The counters above in one structure (application/x-frameshmsink-stats: readers, "
+                         "frames-published, frames-in-place, frames-dropped)",
+                         GST_TYPE_STRUCTURE, ro));
 
   GstCaps* caps = frameshm::gst::templateCaps();
   gst_element_class_add_pad_template(elementClass,
@@ -756,6 +688,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->backend = g_strdup(DEFAULT_BACKEND);
   self->replace = DEFAULT_REPLACE;
   self->offer_slots = DEFAULT_OFFER_SLOTS;
+  self->socket_dir = nullptr;
   self->state = new GstFrameshmSinkState();
   // Publishing is a copy at most: the 20 ms basesink reserves for rendering
   // would only add to every reader's latency in a live pipeline.

@@ -41,6 +41,8 @@ struct _GstFrameshmSrc {
   gboolean is_live;
   GstFrameshmSrcOnEnd on_end;
   gboolean zero_copy;
+  guint spin;         // microseconds
+  gchar* socket_dir;  // null: FRAMESHM_SOCKET_DIR or the abstract name
 
   GstFrameshmSrcState* state;
 };

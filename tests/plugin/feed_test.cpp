@@ -400,7 +400,9 @@ TEST_CASE("frameshmsink backend=posix mode=0660 makes the segment group-readable
   const std::string feed = uniqueFeed("mode");
   FeedGuard guard(feed);
   auto pipeline = Pipeline::launch(
-      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink backend=posix mode=0660 feed=" + feed);
+      "videotestsrc is-live=true ! video/x-raw,width=16,height=16 ! frameshmsink backend=posix mode=0660 "
+      "feed=" +
+      feed);
   REQUIRE(pipeline.play() != GST_STATE_CHANGE_FAILURE);
   bool exists = false;
   for (int i = 0; i < 100 && !exists; ++i) {
@@ -565,4 +567,83 @@ TEST_CASE("frameshmsrc reports as latency how old frames are when they arrive") 
   CHECK(min >= 150 * GST_MSECOND);
   CHECK(min < 1 * GST_SECOND);
   CHECK(max >= min);
+}
+
+TEST_CASE("with socket-dir on both elements the feed is found in that directory and only there") {
+  const std::string feed = uniqueFeed("sockdir");
+  FeedGuard guard(feed);
+  frameshm::test::TempDir dir;
+  auto in = Pipeline::launch("frameshmsrc name=src is-live=false timeout=10000 socket-dir=" + dir.path() +
+                             " feed=" + feed + " ! fakesink");
+  auto elsewhere = Pipeline::launch("frameshmsrc name=e timeout=1000 feed=" + feed + " ! fakesink");
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(elsewhere.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(
+      "videotestsrc is-live=true num-buffers=20 ! video/x-raw,width=32,height=16,framerate=60/1 ! "
+      "frameshmsink socket-dir=" +
+      dir.path() + " feed=" + feed);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(out.waitEnd(20s).eos);
+  REQUIRE(in.waitEnd(20s).eos);
+  guint64 read = 0;
+  g_object_get(in.element("src"), "frames-read", &read, nullptr);
+  CHECK(read >= 1);
+  requireElementError(elsewhere.waitEnd(10s), "e", GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, feed);
+  out.stop();
+  CHECK_FALSE(frameshm::test::feedServed(feed, dir.path()));
+}
+
+TEST_CASE("a plain pool buffer queued before a newly lent slot reaches the sink is published, not dropped") {
+  const std::string feed = uniqueFeed("queued");
+  FeedGuard guard(feed);
+  const std::string capsText = "video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1";
+  auto out = Pipeline::launch("appsrc name=app format=time caps=" + capsText +
+                              " ! frameshmsink name=sink feed=" + feed);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  GstElement* sink = out.element("sink");
+  auto published = [&] {
+    guint64 count = 0;
+    g_object_get(sink, "frames-published", &count, nullptr);
+    return count;
+  };
+  auto push = [&](GstBuffer* buffer, int i) {
+    GST_BUFFER_PTS(buffer) = i * 40 * GST_MSECOND;
+    REQUIRE(gst_app_src_push_buffer(GST_APP_SRC(out.element("app")), buffer) == GST_FLOW_OK);
+  };
+  // The first frame negotiates the caps and creates the feed.
+  push(gst_buffer_new_allocate(nullptr, 64 * 48, nullptr), 0);
+  for (int i = 0; i < 200 && published() < 1; ++i) std::this_thread::sleep_for(50ms);
+  REQUIRE(published() == 1);
+
+  // The sink's pool, asked for as an upstream element would.
+  GstCaps* caps = gst_caps_from_string(capsText.c_str());
+  GstQuery* query = gst_query_new_allocation(caps, TRUE);
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  REQUIRE(gst_pad_query(pad, query));
+  REQUIRE(gst_query_get_n_allocation_pools(query) > 0);
+  GstBufferPool* pool = nullptr;
+  gst_query_parse_nth_allocation_pool(query, 0, &pool, nullptr, nullptr, nullptr);
+  REQUIRE(pool != nullptr);
+  REQUIRE(gst_buffer_pool_set_active(pool, TRUE));
+  GstBuffer* lent = nullptr;
+  GstBuffer* plain = nullptr;
+  GstBuffer* next = nullptr;
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &lent, nullptr) == GST_FLOW_OK);
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &plain, nullptr) == GST_FLOW_OK);  // the slot is out
+  gst_buffer_unref(lent);  // given back unpublished: the producer may lend a slot again
+  REQUIRE(gst_buffer_pool_acquire_buffer(pool, &next, nullptr) == GST_FLOW_OK);
+  // The plain buffer goes first, as it would from a queue upstream.
+  push(plain, 1);
+  push(next, 2);
+  gst_app_src_end_of_stream(GST_APP_SRC(out.element("app")));
+  REQUIRE(out.waitEnd(10s).eos);
+  CHECK(published() == 3);
+  guint64 dropped = 99;
+  g_object_get(sink, "frames-dropped", &dropped, nullptr);
+  CHECK(dropped == 0);
+  gst_buffer_pool_set_active(pool, FALSE);
+  gst_object_unref(pool);
+  gst_object_unref(pad);
+  gst_query_unref(query);
+  gst_caps_unref(caps);
 }

@@ -44,12 +44,18 @@ check_property() { # element property
   awk -v p="$2" '$1 == p { found = 1; next } found && /Default:/ { ok = 1; exit } found && /^  [a-z]/ { exit }
                  END { exit ok ? 0 : 1 }' "$tmp/$1.out" || fail "$1 property $2 shows no default"
 }
-for p in feed slots mode replace offer-slots readers frames-published frames-in-place frames-dropped; do
+for p in feed slots mode replace offer-slots socket-dir readers frames-published frames-in-place frames-dropped; do
   check_property frameshmsink "$p"
 done
-for p in feed timeout is-live on-end zero-copy do-timestamp frames-read frames-dropped frames-torn frames-copied \
+for p in feed timeout is-live on-end zero-copy spin socket-dir do-timestamp frames-read frames-dropped frames-torn frames-copied \
          generations; do
   check_property frameshmsrc "$p"
+done
+# The counters in one read-only structure, as rtpjitterbuffer's stats.
+for element in frameshmsink frameshmsrc; do
+  grep -Eq "^  stats +: [A-Z]" "$tmp/$element.out" || fail "$element property stats missing or without blurb"
+  grep -A2 -E "^  stats +:" "$tmp/$element.out" | grep -q 'Boxed pointer of type "GstStructure"' ||
+    fail "$element stats is not a GstStructure"
 done
 grep -q '(0): eos' "$tmp/frameshmsrc.out" || fail "on-end does not list eos"
 grep -q '(1): wait' "$tmp/frameshmsrc.out" || fail "on-end does not list wait"

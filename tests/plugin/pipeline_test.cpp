@@ -105,6 +105,11 @@ TEST_CASE("frames round-trip unchanged when written in place and read zero copy 
   roundTrip(322, 242, "slots=8", "zero-copy=true");
 }
 
+TEST_CASE("frames round-trip unchanged when the reader blocks at once (spin=0) and when it spins long") {
+  roundTrip(96, 64, "", "spin=0");
+  roundTrip(96, 64, "", "spin=5000");
+}
+
 TEST_CASE("frames round-trip unchanged when both elements copy") {
   roundTrip(160, 120, "offer-slots=false", "zero-copy=false");
 }
@@ -131,13 +136,68 @@ TEST_CASE("upstream writes into the slots of the sink's pool and a reader with s
   CHECK(wrapped > 0);
 }
 
-TEST_CASE("with the default 3 slots the reader copies every frame rather than pin too many") {
+namespace {
+
+// The `stats` structure of `element`, checked to be named `name`; its
+// counter fields, each REQUIREd to equal the property of the same name.
+std::map<std::string, guint64> statsMatchingProperties(GstElement* element, const std::string& name,
+                                                       const std::vector<std::string>& counters) {
+  GstStructure* stats = nullptr;
+  g_object_get(element, "stats", &stats, nullptr);
+  REQUIRE(stats != nullptr);
+  CHECK(gst_structure_has_name(stats, name.c_str()));
+  std::map<std::string, guint64> values;
+  for (const std::string& counter : counters) {
+    INFO(name << " field " << counter);
+    guint64 value = 0;
+    REQUIRE(gst_structure_get_uint64(stats, counter.c_str(), &value));
+    CHECK(value == uint64Property(element, counter.c_str()));
+    values[counter] = value;
+  }
+  gst_structure_free(stats);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("each element's stats structure holds the counts its counter properties show") {
+  const std::string feed = uniqueFeed("stats");
+  FeedGuard guard(feed);
+  auto in = Pipeline::launch(reader(feed, "is-live=false"));
+  REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+  auto out = Pipeline::launch(writer(feed, "BGRx", 320, 240, 30, "name=sink slots=8"));
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(out.waitEnd(20s).eos);
+  REQUIRE(in.waitEnd(20s).eos);
+
+  GstElement* sink = out.element("sink");
+  const auto published = statsMatchingProperties(sink, "application/x-frameshmsink-stats",
+                                                 {"frames-published", "frames-in-place", "frames-dropped"});
+  CHECK(published.at("frames-published") == 30);
+  CHECK(published.at("frames-in-place") + published.at("frames-dropped") <= 30);
+  GstStructure* sinkStats = nullptr;
+  g_object_get(sink, "stats", &sinkStats, nullptr);
+  guint readers = 99;
+  CHECK(gst_structure_get_uint(sinkStats, "readers", &readers));
+  CHECK(readers <= 1);
+  gst_structure_free(sinkStats);
+
+  const auto read = statsMatchingProperties(
+      in.element("src"), "application/x-frameshmsrc-stats",
+      {"frames-read", "frames-dropped", "frames-torn", "frames-copied", "generations"});
+  CHECK(read.at("frames-read") >= 1);
+  CHECK(read.at("frames-read") + read.at("frames-dropped") <= 30);
+  CHECK(read.at("frames-copied") <= read.at("frames-read"));
+  CHECK(read.at("generations") == 1);
+}
+
+TEST_CASE("behind 3 slots the reader copies every frame rather than pin too many") {
   const std::string feed = uniqueFeed("copy3");
   FeedGuard guard(feed);
   auto in = Pipeline::launch(reader(feed, "is-live=false"));
   FrameTap read(in.element("tap"));
   REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
-  auto out = Pipeline::launch(writer(feed, "GRAY8", 64, 48, 20));
+  auto out = Pipeline::launch(writer(feed, "GRAY8", 64, 48, 20, "slots=3"));
   REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
   REQUIRE(out.waitEnd(20s).eos);
   REQUIRE(in.waitEnd(20s).eos);
@@ -145,6 +205,29 @@ TEST_CASE("with the default 3 slots the reader copies every frame rather than pi
   CHECK(uint64Property(src, "frames-read") >= 1);
   CHECK(uint64Property(src, "frames-copied") == uint64Property(src, "frames-read"));
   for (const auto& frame : read.frames()) CHECK_FALSE(frame.zeroCopy);
+}
+
+TEST_CASE("at element defaults the reader hands fakesink and videoconvert the shared memory itself") {
+  for (const std::string middle : {"", "videoconvert ! video/x-raw,format=BGRx ! "}) {
+    INFO("downstream: " << middle << "fakesink");
+    const std::string feed = uniqueFeed("zcdefault");
+    FeedGuard guard(feed);
+    auto in = Pipeline::launch(reader(feed, "is-live=false", middle));
+    FrameTap read(in.element("tap"));
+    REQUIRE(in.play() != GST_STATE_CHANGE_FAILURE);
+    auto out = Pipeline::launch(writer(feed, "I420", 320, 240, 20, "name=sink"));
+    FrameTap written(out.element("tap"));
+    REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+    REQUIRE(out.waitEnd(20s).eos);
+    REQUIRE(in.waitEnd(20s).eos);
+    // videotestsrc takes the sink's slot pool at its defaults.
+    CHECK(uint64Property(out.element("sink"), "frames-in-place") > 0);
+    GstElement* src = in.element("src");
+    CHECK(uint64Property(src, "frames-read") >= 1);
+    CHECK(uint64Property(src, "frames-copied") == 0);
+    CHECK(requireSameContent(written, read) >= 1);
+    for (const auto& frame : read.frames()) CHECK(frame.zeroCopy);
+  }
 }
 
 TEST_CASE("several readers on one feed each get the frames and a slow reader does not slow the others") {
