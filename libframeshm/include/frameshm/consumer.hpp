@@ -19,8 +19,9 @@
 // while the reader stays within the ring, and when it falls further behind
 // than the slots hold, skips to the oldest frame left, counting the lost ones
 // in stats().framesDropped and Frame::droppedBefore(). The producer never
-// waits for either. A sequential reader may lag `slots - 2 - pinners` frames
-// (pinners: readers that pin, itself included if it does) without a loss.
+// waits for either. A sequential reader may lag `slots - 2 - pins` frames
+// without a loss, pins being the slots other readers hold pinned (one slot is
+// being written, one is the reader's own).
 //
 // A consumer follows its feed: when the producer ends, dies or is replaced,
 // waitFrame reports it once (FeedEnded, ProducerGone) and later calls wait
