@@ -647,6 +647,8 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
       ++state_->framesDropped;
       continue;
     }
+    // The pixels are fine, but a malformed metadata area is reported, not hidden.
+    if (auto valid = frame->metadata(); !valid) return std::unexpected(valid.error());
     const auto metadata = frame->metadataBytes();
     return FrameInfo{frame->meta(),
                      frame->number(),

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "frameshm/consumer.hpp"
 #include "frameshm/metadata.hpp"
@@ -212,6 +213,14 @@ TEST_CASE("corrupted metadata lengths in a segment give the reader a clear error
     CHECK(metadata.error().code == ErrorCode::Corrupt);
     CHECK_THAT(metadata.error().message, Catch::Contains("claims 4097 bytes of metadata") &&
                                              Catch::Contains("at most 4096") && Catch::Contains(feed));
+  }
+  SECTION("readInto reports a metadata size over the capacity instead of hiding it") {
+    raw.slot(publishWithMetadata()).metadataSize = h.metadataCapacity + 1;
+    std::vector<std::byte> buffer(consumer->format().frameSize);
+    auto info = consumer->readInto(buffer, 1s);
+    REQUIRE_FALSE(info);
+    CHECK(info.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(info.error().message, Catch::Contains("claims 4097 bytes of metadata"));
   }
   SECTION("an entry whose value length runs past the metadata in use") {
     const std::uint32_t index = publishWithMetadata();

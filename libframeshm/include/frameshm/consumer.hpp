@@ -207,7 +207,8 @@ class Consumer {
   [[nodiscard]] Result<Frame> tryFrame();
   // Waits like waitFrame, copies the frame into `out` (at least frameSize
   // bytes) and confirms it intact; a torn copy is retried, never returned.
-  // Errors: InvalidArgument (buffer too small), and as waitFrame.
+  // Errors: InvalidArgument (buffer too small), Corrupt (the frame's metadata
+  // is malformed: Frame::metadata(); the next call goes on), and as waitFrame.
   [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out, std::chrono::microseconds timeout);
 
   // With ConsumerOptions::pollable, a descriptor for poll/epoll/GLib/Qt/asyncio
