@@ -25,9 +25,8 @@
 
 namespace {
 
-const std::vector<std::string> kScenarios = {"throughput", "fanout",    "slowreader",
-                                             "latency",    "gstreamer", "scale",
-                                             "recorder"};
+const std::vector<std::string> kScenarios = {"throughput", "fanout", "slowreader", "latency",
+                                             "gstreamer",  "scale",  "recorder"};
 
 std::filesystem::path selfDir() {
   std::error_code ec;
@@ -108,8 +107,9 @@ int main(int argc, char** argv) {
   app.add_option("--spin-us", spinUs, "spin window of the spin-then-block reader, microseconds")
       ->check(CLI::Range(1, 100000));
   double recorderSeconds = 0;
-  app.add_option("--recorder-seconds", recorderSeconds,
-                 "measuring time of the recorder scenario (default: twice a phase; 600 for the 10-minute figure)")
+  app.add_option(
+         "--recorder-seconds", recorderSeconds,
+         "measuring time of the recorder scenario (default: twice a phase; 600 for the 10-minute figure)")
       ->check(CLI::PositiveNumber);
   app.add_option("--plugin-dir", pluginDir,
                  "directory holding libgstframeshm.so (default: this build's plugins/)")

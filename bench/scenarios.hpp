@@ -35,7 +35,8 @@ void runGstSlowReader(const Config& config,
                       Report& report);  // 3 and 5: the slow reader through both GStreamer pairs
 void runGstreamer(const Config& config, Report& report);  // 5: throughput ratio and appsrc->appsink latency
 void runScale(const Config& config, Report& report);      // 6
-void runRecorder(const Config& config, Report& report);   // issue 16: a sequential recorder beside a slow viewer
+// Issue 16: a sequential recorder beside a slow viewer.
+void runRecorder(const Config& config, Report& report);
 
 // Checks the figures against the project's goals and adds the Targets.
 void judgeTargets(Report& report);

@@ -412,7 +412,8 @@ void runThroughput(const Config& config, Report& report) {
                 withMetaUs - inPlaceUs, "us"});
     report.add({"publish", std::string(size.name) + ".meta4kSetUs",
                 what + ": time inside setMetadata (4 KiB) per frame",
-                withMeta.producer->metadataSeconds / static_cast<double>(withMeta.producer->frames) * 1e6, "us"});
+                withMeta.producer->metadataSeconds / static_cast<double>(withMeta.producer->frames) * 1e6,
+                "us"});
   }
 }
 
@@ -496,19 +497,17 @@ void runSlowReader(const Config& config, Report& report) {
 }
 
 void runRecorder(const Config& config, Report& report) {
-  // Issue 16: a recorder (sequential delivery, verifying every frame) beside a
-  // viewer that takes 100 ms a frame, 1080p60 over 8 slots.
+  // Issue 16: a recorder (sequential delivery, verifying every frame, pinning
+  // it meanwhile so that the producer, which goes on, writes elsewhere) beside
+  // a viewer that takes 100 ms a frame, 1080p60 over 8 slots.
   const FrameFormat format = formatOf(PixelFormat::I420, kSizes[1], 60);
   const double seconds = config.recorderSeconds > 0 ? config.recorderSeconds : config.phaseSeconds * 2;
   std::printf("recorder beside a slow viewer, %.0f s ...\n", seconds);
   std::fflush(stdout);
-  Run run = runFeed({.format = format,
-                     .slots = 8,
-                     .rateHz = 60,
-                     .warmupSeconds = config.warmupSeconds,
-                     .seconds = seconds},
-                    {ReaderPlan{.verify = true, .delivery = Delivery::Sequential},
-                     ReaderPlan{.verify = true, .delayMs = 100}});
+  Run run = runFeed(
+      {.format = format, .slots = 8, .rateHz = 60, .warmupSeconds = config.warmupSeconds, .seconds = seconds},
+      {ReaderPlan{.verify = true, .pin = true, .delivery = Delivery::Sequential},
+       ReaderPlan{.verify = true, .delayMs = 100}});
   if (!run.ok) return;
   const ReaderResult& recorder = *run.readers[0];
   const double published = static_cast<double>(run.producer->frames);

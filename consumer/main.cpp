@@ -420,10 +420,12 @@ int run(const Options& options) {
     return usageError("--display needs a graphical session (DISPLAY is not set); without one try xvfb-run");
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout * 1000));
   // A recorder wants every frame: sequential unless told otherwise.
-  const bool sequential = options.delivery == "sequential" || (options.delivery.empty() && !options.record.empty());
-  auto consumer = Consumer::open({.feed = options.feed,
-                                  .openTimeout = options.timeout == 0 ? std::chrono::milliseconds(-1) : timeout,
-                                  .delivery = sequential ? Delivery::Sequential : Delivery::Latest});
+  const bool sequential =
+      options.delivery == "sequential" || (options.delivery.empty() && !options.record.empty());
+  auto consumer =
+      Consumer::open({.feed = options.feed,
+                      .openTimeout = options.timeout == 0 ? std::chrono::milliseconds(-1) : timeout,
+                      .delivery = sequential ? Delivery::Sequential : Delivery::Latest});
   if (!consumer) return usageError(consumer.error().message);
   programs::installStopHandlers();
   return Session(options, *consumer).run();
@@ -448,8 +450,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(
           [](const std::string& path) { return path.ends_with(".png") ? "" : "needs a path ending in .png"; },
           "PATH.png"));
-  app.add_option("--record", options.record,
-                 "Record every frame to a video file (.avi: MJPG, .mp4: mp4v); reads with sequential delivery");
+  app.add_option(
+      "--record", options.record,
+      "Record every frame to a video file (.avi: MJPG, .mp4: mp4v); reads with sequential delivery");
   app.add_option("--delivery", options.delivery,
                  "latest: the newest frame, older ones skipped (default); sequential: every frame in order "
                  "while the feed's slots hold it (default with --record)")

@@ -573,11 +573,10 @@ static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) 
     if (state.flushing) return GST_FLOW_FLUSHING;
 
     if (!state.consumer) {
-      auto opened = frameshm::Consumer::open(
-          {.feed = settings.feed,
-           .openTimeout = std::chrono::milliseconds(0),
-           .pin = settings.zeroCopy,
-           .delivery = frameshm::gst::deliveryOf(G_OBJECT(self))});
+      auto opened = frameshm::Consumer::open({.feed = settings.feed,
+                                              .openTimeout = std::chrono::milliseconds(0),
+                                              .pin = settings.zeroCopy,
+                                              .delivery = frameshm::gst::deliveryOf(G_OBJECT(self))});
       if (!opened) {
         const frameshm::Error& error = opened.error();
         if (error.code != frameshm::ErrorCode::NotFound && error.code != frameshm::ErrorCode::Timeout) {

@@ -450,10 +450,12 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--still", options.still,
       "Pattern only: draw the same picture (frame 0 at time 0) in every frame; the stamp still counts");
-  app.add_option("--meta", options.meta,
-                 "KEY=VALUE metadata carried by every frame (repeatable; an integer value is an int, a number "
-                 "a double, anything else a string)");
-  app.add_option("--metadata-bytes", options.metadataBytes, "Bytes of metadata each frame can carry, 0..1048576")
+  app.add_option(
+      "--meta", options.meta,
+      "KEY=VALUE metadata carried by every frame (repeatable; an integer value is an int, a number "
+      "a double, anything else a string)");
+  app.add_option("--metadata-bytes", options.metadataBytes,
+                 "Bytes of metadata each frame can carry, 0..1048576")
       ->capture_default_str()
       ->check(cli::explained(CLI::Range(0u, 1u << 20), "must be 0..1048576"));
   if (auto code = cli::parse(app, argc, argv)) return *code;

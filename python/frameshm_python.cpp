@@ -204,13 +204,15 @@ frameshm::Metadata toMetadata(const py::object& object) {
       set = m.setString(key, v.cast<std::string>());
     } else if (py::isinstance<frameshm::MetaTimestamp>(v)) {
       set = m.setTimestamp(key, v.cast<frameshm::MetaTimestamp>());
-    } else if (py::isinstance<py::bytes>(v) || py::isinstance<py::bytearray>(v) || py::isinstance<py::memoryview>(v)) {
+    } else if (py::isinstance<py::bytes>(v) || py::isinstance<py::bytearray>(v) ||
+               py::isinstance<py::memoryview>(v)) {
       PyObject* copied = PyBytes_FromObject(v.ptr());
       if (copied == nullptr) throw py::error_already_set();
       const auto bytes = py::reinterpret_steal<py::bytes>(copied).cast<std::string>();
       set = m.setBytes(key, std::as_bytes(std::span(bytes.data(), bytes.size())));
     } else {
-      throw py::type_error("metadata value of '" + key + "' must be int, float, str, bytes or frameshm.Timestamp, not " +
+      throw py::type_error("metadata value of '" + key +
+                           "' must be int, float, str, bytes or frameshm.Timestamp, not " +
                            std::string(py::str(v.get_type().attr("__name__"))));
     }
     unwrap(std::move(set));
@@ -264,7 +266,10 @@ class PyFrame {
   }
   PyFrame(std::shared_ptr<std::vector<std::byte>> copy, const frameshm::FrameFormat& format,
           const frameshm::FrameInfo& info)
-      : copy_(std::move(copy)), format_(format), info_(info), metadata_(frameshm::Metadata::decode(info.metadata)) {}
+      : copy_(std::move(copy)),
+        format_(format),
+        info_(info),
+        metadata_(frameshm::Metadata::decode(info.metadata)) {}
 
   py::array array() { return frameArray(base(), format_, owner(), false); }
   std::vector<py::array> planes() { return planeArrays(base(), format_, owner(), false); }
@@ -464,9 +469,10 @@ frameshm::FrameMeta makeMeta(std::int64_t pts, std::int64_t captureNs, std::int6
 
 class PyProducer {
  public:
-  PyProducer(const std::string& feed, const std::string& formatName, std::uint32_t width, std::uint32_t height,
-             double fps, std::uint32_t slots, std::uint32_t maxReaders, std::uint32_t mode, bool replace,
-             const std::string& caps, const std::string& backendName, std::uint32_t metadataBytes) {
+  PyProducer(const std::string& feed, const std::string& formatName, std::uint32_t width,
+             std::uint32_t height, double fps, std::uint32_t slots, std::uint32_t maxReaders,
+             std::uint32_t mode, bool replace, const std::string& caps, const std::string& backendName,
+             std::uint32_t metadataBytes) {
     const auto pixelFormat = frameshm::parsePixelFormat(formatName);
     if (!pixelFormat) {
       std::string known;
@@ -478,15 +484,16 @@ class PyProducer {
     if (!backend) {
       raise({frameshm::ErrorCode::InvalidArgument, "unknown backend '" + backendName + "' (memfd, posix or sysv)"});
     }
-    producer_ = std::make_shared<frameshm::Producer>(unwrap(frameshm::Producer::create({.feed = feed,
-                                                         .format = format,
-                                                         .slots = slots,
-                                                         .maxReaders = maxReaders,
-                                                         .mode = static_cast<mode_t>(mode),
-                                                         .replace = replace,
-                                                         .caps = caps,
-                                                         .backend = *backend,
-                                                         .metadataBytes = metadataBytes})));
+    producer_ = std::make_shared<frameshm::Producer>(
+        unwrap(frameshm::Producer::create({.feed = feed,
+                                           .format = format,
+                                           .slots = slots,
+                                           .maxReaders = maxReaders,
+                                           .mode = static_cast<mode_t>(mode),
+                                           .replace = replace,
+                                           .caps = caps,
+                                           .backend = *backend,
+                                           .metadataBytes = metadataBytes})));
   }
 
   PyWriteSlot acquire() { return PyWriteSlot(producer_, unwrap(get().acquire())); }
@@ -629,13 +636,17 @@ PYBIND11_MODULE(_frameshm, m) {
 The metadata key names the clock as GStreamer reference-timestamp caps, e.g.
 {"timestamp/x-ptp": frameshm.Timestamp(ptp_ns)}; frameshmsrc turns such an
 entry into a GstReferenceTimestampMeta.)")
-      .def(py::init([](std::int64_t ns, std::int64_t durationNs) { return frameshm::MetaTimestamp{ns, durationNs}; }),
+      .def(py::init([](std::int64_t ns, std::int64_t durationNs) {
+             return frameshm::MetaTimestamp{ns, durationNs};
+           }),
            py::arg("ns"), py::arg("duration_ns") = -1)
       .def_readwrite("ns", &frameshm::MetaTimestamp::ns)
       .def_readwrite("duration_ns", &frameshm::MetaTimestamp::durationNs)
-      .def("__eq__", [](const frameshm::MetaTimestamp& a, const frameshm::MetaTimestamp& b) { return a == b; })
+      .def("__eq__",
+           [](const frameshm::MetaTimestamp& a, const frameshm::MetaTimestamp& b) { return a == b; })
       .def("__repr__", [](const frameshm::MetaTimestamp& t) {
-        return "frameshm.Timestamp(" + std::to_string(t.ns) + ", duration_ns=" + std::to_string(t.durationNs) + ")";
+        return "frameshm.Timestamp(" + std::to_string(t.ns) +
+               ", duration_ns=" + std::to_string(t.durationNs) + ")";
       });
 
   py::class_<PyFrame>(m, "Frame", R"(One frame of a feed.
@@ -660,23 +671,31 @@ when the consumer pins) lives while the Frame or any of its arrays does.)")
       .def("release", &PyFrame::release, "Lets go of the frame (arrays made from it keep it until they go).")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyFrame& self, py::args) { self.release(); })
-      .def_property_readonly("number", [](const PyFrame& f) { return f.info().number; }, "Frame number, from 1.")
-      .def_property_readonly("dropped_before", [](const PyFrame& f) { return f.info().droppedBefore; },
-                             "Frames of the feed this consumer missed just before this one.")
+      .def_property_readonly(
+          "number", [](const PyFrame& f) { return f.info().number; }, "Frame number, from 1.")
+      .def_property_readonly(
+          "dropped_before", [](const PyFrame& f) { return f.info().droppedBefore; },
+          "Frames of the feed this consumer missed just before this one.")
       .def_property_readonly("generation", [](const PyFrame& f) { return f.info().generation; })
-      .def_property_readonly("publish_ns", [](const PyFrame& f) { return f.info().publishNs; },
-                             "CLOCK_MONOTONIC when it was published, ns.")
-      .def_property_readonly("pts", [](const PyFrame& f) { return f.info().meta.pts; }, "Presentation time, ns, or -1.")
-      .def_property_readonly("capture_ns", [](const PyFrame& f) { return f.info().meta.captureNs; },
-                             "CLOCK_MONOTONIC at capture, ns, or -1.")
-      .def_property_readonly("meta", [](const PyFrame& f) { return metaDict(f.info().meta); },
-                             "capture_ns, pts, duration and flags, as a dict.")
-      .def_property_readonly("format", [](const PyFrame& f) { return formatDict(f.format()); },
-                             "pixel_format, width, height, frame_size, rate and planes (stride, offset, rows).")
+      .def_property_readonly(
+          "publish_ns", [](const PyFrame& f) { return f.info().publishNs; },
+          "CLOCK_MONOTONIC when it was published, ns.")
+      .def_property_readonly(
+          "pts", [](const PyFrame& f) { return f.info().meta.pts; }, "Presentation time, ns, or -1.")
+      .def_property_readonly(
+          "capture_ns", [](const PyFrame& f) { return f.info().meta.captureNs; },
+          "CLOCK_MONOTONIC at capture, ns, or -1.")
+      .def_property_readonly(
+          "meta", [](const PyFrame& f) { return metaDict(f.info().meta); },
+          "capture_ns, pts, duration and flags, as a dict.")
+      .def_property_readonly(
+          "format", [](const PyFrame& f) { return formatDict(f.format()); },
+          "pixel_format, width, height, frame_size, rate and planes (stride, offset, rows).")
       .def_property_readonly("is_copy", &PyFrame::isCopy)
-      .def_property_readonly("metadata", &PyFrame::metadata,
-                             "The producer's metadata for this frame, a dict (str to int, float, str, bytes or "
-                             "Timestamp); copied with the frame and validated. Raises Corrupt if it is malformed.");
+      .def_property_readonly(
+          "metadata", &PyFrame::metadata,
+          "The producer's metadata for this frame, a dict (str to int, float, str, bytes or "
+          "Timestamp); copied with the frame and validated. Raises Corrupt if it is malformed.");
 
   py::class_<PyConsumer>(m, "Consumer", R"(Reads a feed by name.
 
@@ -705,7 +724,8 @@ pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
       .def("wait_frame", &PyConsumer::waitFrame, py::arg("timeout") = 1.0,
            "The next frame newer than the last one, waiting up to timeout seconds (None: forever). Raises "
            "Timeout, FeedEnded or ProducerGone (once, then waits for the feed to come back).")
-      .def("try_frame", &PyConsumer::tryFrame, "The newest frame if it is newer than the last one, else None.")
+      .def("try_frame", &PyConsumer::tryFrame,
+           "The newest frame if it is newer than the last one, else None.")
       .def("read", &PyConsumer::read, py::arg("timeout") = 1.0,
            "Like wait_frame, but returns a private copy that is confirmed intact.")
       .def("__iter__", [](py::object self) { return self; })
@@ -737,17 +757,19 @@ pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
 The producer never waits for a consumer. Closing it (or leaving the with
 block) ends the feed. backend: "memfd" (default: sealed, nothing on disk),
 "posix" (/dev/shm/frameshm.<feed>) or "sysv" (a System V segment).)")
-      .def(py::init<const std::string&, const std::string&, std::uint32_t, std::uint32_t, double, std::uint32_t,
-                    std::uint32_t, std::uint32_t, bool, const std::string&, const std::string&, std::uint32_t>(),
+      .def(py::init<const std::string&, const std::string&, std::uint32_t, std::uint32_t, double,
+                    std::uint32_t, std::uint32_t, std::uint32_t, bool, const std::string&, const std::string&,
+                    std::uint32_t>(),
            py::arg("feed"), py::kw_only(), py::arg("format") = "BGR", py::arg("width") = 640,
            py::arg("height") = 480, py::arg("fps") = 30.0, py::arg("slots") = 3, py::arg("max_readers") = 16,
-           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "", py::arg("backend") = "memfd",
-           py::arg("metadata_bytes") = 4096)
+           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "",
+           py::arg("backend") = "memfd", py::arg("metadata_bytes") = 4096)
       .def("acquire", &PyProducer::acquire, "A slot to fill in place (one at a time).")
       .def("publish", &PyProducer::publish, py::arg("slot"), py::kw_only(), py::arg("pts") = -1,
            py::arg("capture_ns") = -1, py::arg("duration") = -1, py::arg("flags") = 0,
            py::arg("metadata") = py::none(),
-           "Publishes an acquired slot with its metadata (a dict, see Frame.metadata); returns its frame number. "
+           "Publishes an acquired slot with its metadata (a dict, see Frame.metadata); returns its frame "
+           "number. "
            "Raises InvalidArgument if the metadata does not fit metadata_bytes.")
       .def("write", &PyProducer::write, py::arg("frame"), py::kw_only(), py::arg("pts") = -1,
            py::arg("capture_ns") = -1, py::arg("duration") = -1, py::arg("flags") = 0,
@@ -760,5 +782,6 @@ block) ends the feed. backend: "memfd" (default: sealed, nothing on disk),
       .def_property_readonly("format", [](PyProducer& p) { return formatDict(p.get().format()); })
       .def_property_readonly("feed", [](PyProducer& p) { return p.get().feed(); })
       .def_property_readonly("reader_count", [](PyProducer& p) { return p.get().readerCount(); })
-      .def_property_readonly("frames_published", [](PyProducer& p) { return p.get().stats().framesPublished; });
+      .def_property_readonly("frames_published",
+                             [](PyProducer& p) { return p.get().stats().framesPublished; });
 }

@@ -218,8 +218,14 @@ void frameshm_frame_meta_init(frameshm_frame_meta* meta) { toC(frameshm::FrameMe
 
 void frameshm_producer_options_init(frameshm_producer_options* options) {
   const frameshm::ProducerOptions defaults;
-  *options = {nullptr,          nullptr, defaults.slots, defaults.maxReaders, static_cast<uint32_t>(defaults.mode),
-              defaults.replace, nullptr, defaults.metadataBytes};
+  *options = {nullptr,
+              nullptr,
+              defaults.slots,
+              defaults.maxReaders,
+              static_cast<uint32_t>(defaults.mode),
+              defaults.replace,
+              nullptr,
+              defaults.metadataBytes};
 }
 
 frameshm_status frameshm_producer_create(const frameshm_producer_options* options, frameshm_producer** out) {
@@ -297,8 +303,10 @@ frameshm_status frameshm_producer_publish(frameshm_producer* p, const frameshm_f
 
 frameshm_status frameshm_producer_set_metadata(frameshm_producer* p, const frameshm_metadata* metadata) {
   return guarded([&] {
-    if (p == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_producer_set_metadata: producer is NULL");
-    if (!p->slot) return failed(FRAMESHM_INVALID_STATE, "no slot is acquired: call frameshm_producer_acquire first");
+    if (p == nullptr)
+      return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_producer_set_metadata: producer is NULL");
+    if (!p->slot)
+      return failed(FRAMESHM_INVALID_STATE, "no slot is acquired: call frameshm_producer_acquire first");
     auto done = p->slot.setMetadata(metadataOf(metadata));
     if (!done) return failed(done.error());
     return FRAMESHM_OK;
@@ -350,11 +358,12 @@ frameshm_status frameshm_consumer_open(const frameshm_consumer_options* options,
       return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_consumer_open needs options with a feed");
     }
     if (options->spin_us < 0) return failed(FRAMESHM_INVALID_ARGUMENT, "spin_us is negative");
-    auto consumer = frameshm::Consumer::open({.feed = options->feed,
-                                              .openTimeout = std::chrono::milliseconds(options->open_timeout_ms),
-                                              .spin = std::chrono::microseconds(options->spin_us),
-                                              .pin = options->pin,
-                                              .delivery = static_cast<frameshm::Delivery>(options->delivery)});
+    auto consumer =
+        frameshm::Consumer::open({.feed = options->feed,
+                                  .openTimeout = std::chrono::milliseconds(options->open_timeout_ms),
+                                  .spin = std::chrono::microseconds(options->spin_us),
+                                  .pin = options->pin,
+                                  .delivery = static_cast<frameshm::Delivery>(options->delivery)});
     if (!consumer) return failed(consumer.error());
     *out = new frameshm_consumer{std::move(*consumer)};
     return FRAMESHM_OK;
@@ -438,7 +447,9 @@ frameshm_status frameshm_metadata_create(frameshm_metadata** out) {
   });
 }
 
-void frameshm_metadata_destroy(frameshm_metadata* m) { delete m; }
+void frameshm_metadata_destroy(frameshm_metadata* m) {
+  delete m;
+}
 
 frameshm_status frameshm_metadata_set_int(frameshm_metadata* m, const char* key, int64_t value) {
   return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setInt(k, value); });
@@ -447,11 +458,14 @@ frameshm_status frameshm_metadata_set_double(frameshm_metadata* m, const char* k
   return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setDouble(k, value); });
 }
 frameshm_status frameshm_metadata_set_string(frameshm_metadata* m, const char* key, const char* value) {
-  if (value == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_string: value is NULL");
+  if (value == nullptr)
+    return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_string: value is NULL");
   return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setString(k, value); });
 }
-frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m, const char* key, const void* value, size_t size) {
-  if (value == nullptr && size != 0) return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_bytes: value is NULL");
+frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m, const char* key, const void* value,
+                                            size_t size) {
+  if (value == nullptr && size != 0)
+    return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_bytes: value is NULL");
   return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) {
     return md.setBytes(k, {static_cast<const std::byte*>(value), size});
   });
@@ -463,7 +477,9 @@ frameshm_status frameshm_metadata_set_timestamp(frameshm_metadata* m, const char
   });
 }
 
-size_t frameshm_metadata_count(const frameshm_metadata* m) { return metadataOf(m).size(); }
+size_t frameshm_metadata_count(const frameshm_metadata* m) {
+  return metadataOf(m).size();
+}
 
 frameshm_status frameshm_metadata_entry(const frameshm_metadata* m, size_t index, const char** key,
                                         frameshm_meta_type* type, const void** value, size_t* size) {
@@ -481,7 +497,8 @@ frameshm_status frameshm_metadata_entry(const frameshm_metadata* m, size_t index
 frameshm_status frameshm_metadata_get_int(const frameshm_metadata* m, const char* key, int64_t* value) {
   return guarded([&] {
     const frameshm::MetaEntry* entry = nullptr;
-    if (auto status = findEntry(m, key, frameshm::MetaType::Int, &entry); status != FRAMESHM_OK) return status;
+    if (auto status = findEntry(m, key, frameshm::MetaType::Int, &entry); status != FRAMESHM_OK)
+      return status;
     set(value, *entry->asInt());
     return FRAMESHM_OK;
   });
@@ -489,7 +506,8 @@ frameshm_status frameshm_metadata_get_int(const frameshm_metadata* m, const char
 frameshm_status frameshm_metadata_get_double(const frameshm_metadata* m, const char* key, double* value) {
   return guarded([&] {
     const frameshm::MetaEntry* entry = nullptr;
-    if (auto status = findEntry(m, key, frameshm::MetaType::Double, &entry); status != FRAMESHM_OK) return status;
+    if (auto status = findEntry(m, key, frameshm::MetaType::Double, &entry); status != FRAMESHM_OK)
+      return status;
     set(value, *entry->asDouble());
     return FRAMESHM_OK;
   });

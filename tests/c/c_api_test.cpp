@@ -218,8 +218,8 @@ TEST_CASE("metadata set through the C API reaches a C consumer, in order with se
       REQUIRE(frameshm_producer_set_metadata(producer, m) == FRAMESHM_OK);
       REQUIRE(frameshm_producer_publish(producer, nullptr, nullptr) == FRAMESHM_OK);
     } else {
-      REQUIRE(frameshm_producer_write_with_metadata(producer, pixels.data(), pixels.size(), nullptr, m, nullptr) ==
-              FRAMESHM_OK);
+      REQUIRE(frameshm_producer_write_with_metadata(producer, pixels.data(), pixels.size(), nullptr, m,
+                                                    nullptr) == FRAMESHM_OK);
     }
     if (n == 1) {  // a sequential reader starts at the newest frame; then it goes in order
       frameshm_frame* first = nullptr;

@@ -44,14 +44,13 @@ int main(int argc, char** argv) {
   int n = 0;
   for (const Seed& s : seeds) {
     auto format = frameshm::makeFormat(s.format, s.width, s.height, {30, 1});
-    auto producer = frameshm::Producer::create(
-        {.feed = feed,
-         .format = *format,
-         .slots = s.slots,
-         .maxReaders = 2,
-         .caps = "video/x-raw",
-         .backend = frameshm::Backend::Posix,  // dumped from /dev/shm
-         .metadataBytes = 256});
+    auto producer = frameshm::Producer::create({.feed = feed,
+                                                .format = *format,
+                                                .slots = s.slots,
+                                                .maxReaders = 2,
+                                                .caps = "video/x-raw",
+                                                .backend = frameshm::Backend::Posix,  // dumped from /dev/shm
+                                                .metadataBytes = 256});
     if (!producer) {
       std::fprintf(stderr, "%s\n", producer.error().message.c_str());
       return 1;

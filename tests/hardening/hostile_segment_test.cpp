@@ -185,7 +185,8 @@ TEST_CASE("a payload size larger than the frame is taken as a torn frame, and th
   CHECK(next->number() == 3);
 }
 
-TEST_CASE("corrupted metadata lengths in a segment give the reader a clear error, and the frame still comes") {
+TEST_CASE(
+    "corrupted metadata lengths in a segment give the reader a clear error, and the frame still comes") {
   const auto feed = uniqueFeed("meta-corrupt");
   FeedGuard guard(feed);
   auto producer = liveProducer(feed);

@@ -27,15 +27,16 @@ TEST_CASE("producer --meta entries reach the consumer's --stats-json as the last
   const auto feed = frameshm::test::uniqueFeed("meta-json");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = launch::start(dir, "producer",
-                                {launch::producer(), "--feed", feed, "--width", "64", "--height", "48", "--fps",
-                                 "100", "--meta", "exposure-us=8000", "--meta", "gain=2.5", "--meta",
-                                 "lens=wide angle", "--meta", "empty="});
-  auto latest = launch::start(dir, "latest",
-                              {launch::consumer(), "--feed", feed, "--frames", "5", "--stats-json", "--timeout", "20"});
+  auto producer = launch::start(
+      dir, "producer",
+      {launch::producer(), "--feed", feed, "--width", "64", "--height", "48", "--fps", "100", "--meta",
+       "exposure-us=8000", "--meta", "gain=2.5", "--meta", "lens=wide angle", "--meta", "empty="});
+  auto latest =
+      launch::start(dir, "latest",
+                    {launch::consumer(), "--feed", feed, "--frames", "5", "--stats-json", "--timeout", "20"});
   auto sequential = launch::start(dir, "sequential",
-                                  {launch::consumer(), "--feed", feed, "--frames", "5", "--stats-json", "--timeout",
-                                   "20", "--delivery", "sequential"});
+                                  {launch::consumer(), "--feed", feed, "--frames", "5", "--stats-json",
+                                   "--timeout", "20", "--delivery", "sequential"});
   REQUIRE(latest.child.wait(60s) == 0);
   REQUIRE(sequential.child.wait(60s) == 0);
   producer.child.kill(SIGINT);
@@ -54,15 +55,15 @@ TEST_CASE("consumer --record reads with sequential delivery unless --delivery sa
   const auto feed = frameshm::test::uniqueFeed("meta-record");
   frameshm::test::FeedGuard guard(feed);
   frameshm::test::TempDir dir;
-  auto producer = launch::start(dir, "producer",
-                                {launch::producer(), "--feed", feed, "--width", "64", "--height", "48", "--fps",
-                                 "60", "--slots", "8"});
+  auto producer = launch::start(
+      dir, "producer",
+      {launch::producer(), "--feed", feed, "--width", "64", "--height", "48", "--fps", "60", "--slots", "8"});
   auto recorder = launch::start(dir, "recorder",
-                                {launch::consumer(), "--feed", feed, "--record", dir.file("a.avi"), "--frames", "10",
-                                 "--verify", "--stats-json", "--timeout", "20"});
+                                {launch::consumer(), "--feed", feed, "--record", dir.file("a.avi"),
+                                 "--frames", "10", "--verify", "--stats-json", "--timeout", "20"});
   auto viewer = launch::start(dir, "viewer",
-                              {launch::consumer(), "--feed", feed, "--record", dir.file("b.avi"), "--frames", "10",
-                               "--delivery", "latest", "--stats-json", "--timeout", "20"});
+                              {launch::consumer(), "--feed", feed, "--record", dir.file("b.avi"), "--frames",
+                               "10", "--delivery", "latest", "--stats-json", "--timeout", "20"});
   REQUIRE(recorder.child.wait(60s) == 0);
   REQUIRE(viewer.child.wait(60s) == 0);
   producer.child.kill(SIGINT);

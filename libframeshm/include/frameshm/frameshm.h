@@ -151,8 +151,8 @@ FRAMESHM_API void frameshm_frame_meta_init(frameshm_frame_meta* meta);
  * counter as its pixels. The values are those of frameshm::MetaType. */
 typedef enum frameshm_meta_type {
   FRAMESHM_META_BYTES = 0,
-  FRAMESHM_META_STRING = 1,   /* UTF-8, no terminator in the segment */
-  FRAMESHM_META_INT = 2,      /* int64_t */
+  FRAMESHM_META_STRING = 1, /* UTF-8, no terminator in the segment */
+  FRAMESHM_META_INT = 2,    /* int64_t */
   FRAMESHM_META_DOUBLE = 3,
   FRAMESHM_META_TIMESTAMP = 4 /* ns and duration ns; the key names the clock, e.g. "timestamp/x-ptp" */
 } frameshm_meta_type;
@@ -165,13 +165,15 @@ FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_create(framesh
 FRAMESHM_API void frameshm_metadata_destroy(frameshm_metadata* metadata);
 /* Each set replaces an entry of the same key or appends one. Keys are 1..255
  * bytes. Errors: INVALID_ARGUMENT (bad key, NULL). */
-FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_int(frameshm_metadata* m, const char* key,
-                                                                          int64_t value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_int(frameshm_metadata* m,
+                                                                          const char* key, int64_t value);
 FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_double(frameshm_metadata* m,
                                                                              const char* key, double value);
 FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_string(frameshm_metadata* m,
-                                                                             const char* key, const char* value);
-FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m, const char* key,
+                                                                             const char* key,
+                                                                             const char* value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m,
+                                                                            const char* key,
                                                                             const void* value, size_t size);
 FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_timestamp(frameshm_metadata* m,
                                                                                 const char* key, int64_t ns,
@@ -181,8 +183,8 @@ FRAMESHM_API size_t frameshm_metadata_count(const frameshm_metadata* m);
 /* Entry `index`: its key (NUL-terminated), type, and value bytes as encoded
  * (host order). Pointers are borrowed: valid until `m` changes or is
  * destroyed. Any out pointer may be NULL. Errors: INVALID_ARGUMENT (index). */
-FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_entry(const frameshm_metadata* m, size_t index,
-                                                                        const char** key,
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_entry(const frameshm_metadata* m,
+                                                                        size_t index, const char** key,
                                                                         frameshm_meta_type* type,
                                                                         const void** value, size_t* size);
 /* The value of `key` as its type. Errors: NOT_FOUND (no such key),
@@ -238,8 +240,8 @@ FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_publish(frames
 /* Sets the acquired slot's metadata (replacing any set before). Errors:
  * INVALID_STATE (no slot acquired), INVALID_ARGUMENT (it does not fit the
  * feed's metadata_bytes: nothing is truncated). */
-FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_set_metadata(frameshm_producer* producer,
-                                                                               const frameshm_metadata* metadata);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status
+frameshm_producer_set_metadata(frameshm_producer* producer, const frameshm_metadata* metadata);
 /* As frameshm_producer_write, with metadata (may be NULL). Errors: also as
  * set_metadata (then nothing is published). */
 FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_write_with_metadata(
