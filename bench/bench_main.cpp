@@ -25,8 +25,8 @@
 
 namespace {
 
-const std::vector<std::string> kScenarios = {"throughput", "fanout",    "slowreader",
-                                             "latency",    "gstreamer", "scale"};
+const std::vector<std::string> kScenarios = {"throughput", "fanout", "slowreader", "latency",
+                                             "gstreamer",  "scale",  "recorder"};
 
 std::filesystem::path selfDir() {
   std::error_code ec;
@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--spin-us", spinUs, "spin window of the spin-then-block reader, microseconds")
       ->check(CLI::Range(1, 100000));
+  double recorderSeconds = 0;
+  app.add_option(
+         "--recorder-seconds", recorderSeconds,
+         "measuring time of the recorder scenario (default: twice a phase; 600 for the 10-minute figure)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--plugin-dir", pluginDir,
                  "directory holding libgstframeshm.so (default: this build's plugins/)")
       ->check(CLI::ExistingDirectory);
@@ -128,6 +133,7 @@ int main(int argc, char** argv) {
   if (quick) config = {.phaseSeconds = 0.8, .latencySeconds = 1.2, .warmupSeconds = 0.3};
   if (smoke) config = {.phaseSeconds = 0.25, .latencySeconds = 0.3, .warmupSeconds = 0.1, .smoke = true};
   config.spinUs = spinUs;
+  config.recorderSeconds = recorderSeconds;
   config.pluginDir = findPluginDir(pluginDir);
   config.gstHelper = (selfDir() / "frameshm-bench-gst").string();
 
@@ -148,6 +154,7 @@ int main(int argc, char** argv) {
   if (wanted("latency")) frameshm::bench::runLatency(config, report);
   if (wanted("gstreamer")) frameshm::bench::runGstreamer(config, report);
   if (wanted("scale")) frameshm::bench::runScale(config, report);
+  if (wanted("recorder")) frameshm::bench::runRecorder(config, report);
   frameshm::bench::judgeTargets(report);
   const double wall = static_cast<double>(frameshm::monotonicNs() - start) * 1e-9;
   const auto loadAfter = frameshm::bench::loadAverage();

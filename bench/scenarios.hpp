@@ -24,6 +24,7 @@ struct Config {
   bool smoke = false;            // shortest run: checks the bench works, not the figures
   std::string pluginDir{};       // where libgstframeshm.so is ("" : not available)
   std::string gstHelper{};       // the appsrc->appsink latency helper program
+  double recorderSeconds = 0;    // measuring time of the recorder scenario (0: 2 x phaseSeconds)
 };
 
 void runThroughput(const Config& config, Report& report);  // 1, and issue 2's copy/in-place publish
@@ -34,6 +35,8 @@ void runGstSlowReader(const Config& config,
                       Report& report);  // 3 and 5: the slow reader through both GStreamer pairs
 void runGstreamer(const Config& config, Report& report);  // 5: throughput ratio and appsrc->appsink latency
 void runScale(const Config& config, Report& report);      // 6
+// Issue 16: a sequential recorder beside a slow viewer.
+void runRecorder(const Config& config, Report& report);
 
 // Checks the figures against the project's goals and adds the Targets.
 void judgeTargets(Report& report);

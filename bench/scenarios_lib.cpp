@@ -37,6 +37,7 @@ struct ProducerResult {
   double cpuSeconds = 0;     // used in the window
   double wallSeconds = 0;
   double publishSeconds = 0;  // spent inside write()/acquire()+publish() in the window
+  double metadataSeconds = 0;  // of that, inside WriteSlot::setMetadata
   std::uint64_t segmentBytes = 0;
   int failed = 0;
   char error[200] = {};
@@ -65,6 +66,7 @@ struct ReaderPlan {
   bool verify = true;
   int delayMs = 0;   // work per frame of a slow reader
   bool pin = false;  // keep the slot from the producer while verifying it
+  Delivery delivery = Delivery::Latest;
 };
 
 struct ProducerPlan {
@@ -77,7 +79,15 @@ struct ProducerPlan {
   Fill fill = Fill::Copy;
   double warmupSeconds = 0.3;
   double seconds = 1.0;
+  std::uint32_t metadata = 0;  // bytes of user metadata set on every frame (in-place fill)
 };
+
+// One bytes entry whose encoding takes exactly `bytes` (a multiple of 8, >= 16).
+Metadata metadataOfSize(std::uint32_t bytes) {
+  Metadata m;
+  if (bytes >= 16) (void)m.setBytes("payload", std::vector<std::byte>(bytes - 8 - 7));
+  return m;
+}
 
 void setError(char (&out)[200], const std::string& text) {
   std::snprintf(out, sizeof out, "%s", text.c_str());
@@ -97,8 +107,12 @@ std::vector<std::vector<std::byte>> stampedSources(const FrameFormat& format) {
 int runProducer(const ProducerPlan& plan, Control& control, ProducerResult& result) {
   const auto sources =
       plan.fill == Fill::Copy ? stampedSources(plan.format) : std::vector<std::vector<std::byte>>{};
-  auto producer = Producer::create(
-      {.feed = plan.feed, .format = plan.format, .slots = plan.slots, .maxReaders = plan.maxReaders});
+  const Metadata metadata = metadataOfSize(plan.metadata);
+  auto producer = Producer::create({.feed = plan.feed,
+                                    .format = plan.format,
+                                    .slots = plan.slots,
+                                    .maxReaders = plan.maxReaders,
+                                    .metadataBytes = std::max<std::uint32_t>(plan.metadata, 4096)});
   if (!producer) {
     setError(result.error, producer.error().message);
     result.failed = 1;
@@ -121,7 +135,7 @@ int runProducer(const ProducerPlan& plan, Control& control, ProducerResult& resu
   control.endNs.store(end);
   bool measuring = false;
   double cpuAtStart = 0;
-  std::int64_t inPublish = 0;
+  std::int64_t inPublish = 0, inMetadata = 0;
   std::uint64_t n = 0;
   for (std::int64_t next = begin;; ++n) {
     if (periodNs) {
@@ -145,6 +159,16 @@ int runProducer(const ProducerPlan& plan, Control& control, ProducerResult& resu
         result.failed = 1;
         return 1;
       }
+      if (plan.metadata) {
+        const std::int64_t m0 = monotonicNs();
+        auto set = slot->setMetadata(metadata);
+        if (measuring) inMetadata += monotonicNs() - m0;
+        if (!set) {
+          setError(result.error, set.error().message);
+          result.failed = 1;
+          return 1;
+        }
+      }
       published = producer->publish(std::move(*slot), {.captureNs = t0});
     }
     const std::int64_t t1 = monotonicNs();
@@ -161,6 +185,7 @@ int runProducer(const ProducerPlan& plan, Control& control, ProducerResult& resu
   result.cpuSeconds = cpuSeconds() - cpuAtStart;
   result.wallSeconds = static_cast<double>(end - start) * 1e-9;
   result.publishSeconds = static_cast<double>(inPublish) * 1e-9;
+  result.metadataSeconds = static_cast<double>(inMetadata) * 1e-9;
   producer->end();
   return 0;
 }
@@ -169,7 +194,8 @@ int runReader(const ReaderPlan& plan, Control& control, ReaderResult& result) {
   auto consumer = Consumer::open({.feed = plan.feed,
                                   .openTimeout = milliseconds(20'000),
                                   .spin = std::chrono::microseconds(plan.spinUs),
-                                  .pin = plan.pin});
+                                  .pin = plan.pin,
+                                  .delivery = plan.delivery});
   if (!consumer) {
     setError(result.error, consumer.error().message);
     result.failed = 1;
@@ -356,7 +382,14 @@ void runThroughput(const Config& config, Report& report) {
     Run inPlace = runFeed(
         {.format = format, .fill = Fill::InPlace, .warmupSeconds = config.warmupSeconds, .seconds = seconds},
         {ReaderPlan{.verify = false}});
-    if (!copy.ok || !inPlace.ok) continue;
+    // Issue 16: the same with 4 KiB of user metadata set on every frame.
+    Run withMeta = runFeed({.format = format,
+                            .fill = Fill::InPlace,
+                            .warmupSeconds = config.warmupSeconds,
+                            .seconds = seconds,
+                            .metadata = 4096},
+                           {ReaderPlan{.verify = false}});
+    if (!copy.ok || !inPlace.ok || !withMeta.ok) continue;
     const double copyMBps = static_cast<double>(copy.producer->frames) *
                             static_cast<double>(format.frameSize) / copy.producer->publishSeconds * 1e-6;
     const double copyUs = copy.producer->publishSeconds / static_cast<double>(copy.producer->frames) * 1e6;
@@ -370,6 +403,17 @@ void runThroughput(const Config& config, Report& report) {
                 memcpyRate, "MB/s"});
     report.add({"publish", std::string(size.name) + ".inPlaceUs",
                 what + ": in-place acquire+publish per frame", inPlaceUs, "us"});
+    const double withMetaUs =
+        withMeta.producer->publishSeconds / static_cast<double>(withMeta.producer->frames) * 1e6;
+    report.add({"publish", std::string(size.name) + ".inPlaceMeta4kUs",
+                what + ": in-place acquire+4 KiB metadata+publish per frame", withMetaUs, "us"});
+    report.add({"publish", std::string(size.name) + ".meta4kCostUs",
+                what + ": what 4 KiB of metadata adds to a publish (difference of two runs)",
+                withMetaUs - inPlaceUs, "us"});
+    report.add({"publish", std::string(size.name) + ".meta4kSetUs",
+                what + ": time inside setMetadata (4 KiB) per frame",
+                withMeta.producer->metadataSeconds / static_cast<double>(withMeta.producer->frames) * 1e6,
+                "us"});
   }
 }
 
@@ -450,6 +494,35 @@ void runSlowReader(const Config& config, Report& report) {
               slowFps / 60.0, "source rate"});
   report.add({"slowreader", "frameshm.normalDrops", "frameshm 1080p60: normal reader drops",
               static_cast<double>(run.readers[0]->dropped), "frames"});
+}
+
+void runRecorder(const Config& config, Report& report) {
+  // Issue 16: a recorder (sequential delivery, verifying every frame, pinning
+  // it meanwhile so that the producer, which goes on, writes elsewhere) beside
+  // a viewer that takes 100 ms a frame, 1080p60 over 8 slots.
+  const FrameFormat format = formatOf(PixelFormat::I420, kSizes[1], 60);
+  const double seconds = config.recorderSeconds > 0 ? config.recorderSeconds : config.phaseSeconds * 2;
+  std::printf("recorder beside a slow viewer, %.0f s ...\n", seconds);
+  std::fflush(stdout);
+  Run run = runFeed(
+      {.format = format, .slots = 8, .rateHz = 60, .warmupSeconds = config.warmupSeconds, .seconds = seconds},
+      {ReaderPlan{.verify = true, .pin = true, .delivery = Delivery::Sequential},
+       ReaderPlan{.verify = true, .delayMs = 100}});
+  if (!run.ok) return;
+  const ReaderResult& recorder = *run.readers[0];
+  const double published = static_cast<double>(run.producer->frames);
+  const double recorded = published > 0 ? static_cast<double>(recorder.verified) / published : 0;
+  report.add({"recorder", "recordedPercent",
+              "1080p60, 8 slots: frames a sequential recorder recorded beside a 100 ms viewer, over " +
+                  std::to_string(static_cast<int>(seconds)) + " s",
+              recorded * 100, "%"});
+  report.add({"recorder", "recorderDropped", "1080p60, 8 slots: frames the recorder lost",
+              static_cast<double>(recorder.dropped + recorder.torn + recorder.badStamp), "frames"});
+  report.add({"recorder", "producerFps", "1080p60, 8 slots: producer fps beside the recorder and the viewer",
+              published / run.producer->wallSeconds, "frames/s", published / run.producer->wallSeconds / 60.0,
+              "source rate"});
+  report.add({"recorder", "viewerFps", "1080p60, 8 slots: the 100 ms viewer's fps",
+              static_cast<double>(run.readers[1]->frames) / run.producer->wallSeconds, "frames/s"});
 }
 
 namespace {

@@ -6,6 +6,7 @@
 //   frameshm-consumer --feed cam0 --verify --frames 300 --stats-json
 //   frameshm-consumer --feed cam0 --display --process edges
 //   frameshm-consumer --feed cam0 --snapshot frame.png
+//   frameshm-consumer --feed cam0 --record cam0.avi     # every frame in order (sequential delivery)
 //
 // The consumer follows its feed: when the producer ends or dies it waits (up
 // to --timeout) for a new producer of the same feed, whatever its format or
@@ -53,6 +54,7 @@ struct Options {
   int slowMs = 0;
   bool statsJson = false;
   bool exitOnEnd = false;
+  std::string delivery;  // "" : latest, or sequential with --record
 };
 
 int usageError(const std::string& message) {
@@ -129,6 +131,39 @@ int fourccFor(const std::string& path) {
   return cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
 }
 
+// A frame's metadata as JSON: numbers and strings as they are, bytes as
+// {"bytes": hex}, timestamps as {"ns", "duration_ns"}.
+nlohmann::ordered_json toJson(const Metadata& metadata) {
+  nlohmann::ordered_json json = nlohmann::ordered_json::object();
+  for (const auto& e : metadata.entries()) {
+    switch (e.type) {
+      case MetaType::Int:
+        json[e.key] = *e.asInt();
+        break;
+      case MetaType::Double:
+        json[e.key] = *e.asDouble();
+        break;
+      case MetaType::String:
+        json[e.key] = std::string(e.asString());
+        break;
+      case MetaType::Timestamp:
+        json[e.key] = {{"ns", e.asTimestamp()->ns}, {"duration_ns", e.asTimestamp()->durationNs}};
+        break;
+      case MetaType::Bytes: {
+        std::string hex;
+        for (const std::byte b : e.value) {
+          char two[3];
+          std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>(b));
+          hex += two;
+        }
+        json[e.key] = {{"bytes", hex}};
+        break;
+      }
+    }
+  }
+  return json;
+}
+
 // What a run counted: the live status line, the summary and --stats-json.
 struct Tally {
   std::uint64_t frames = 0, verifyFailures = 0, feedEnds = 0;
@@ -136,6 +171,7 @@ struct Tally {
   FrameFormat lastFormat{};  // of the last frame accepted: still known after the feed ends
   Latencies latencies;
   std::set<std::string> formatsSeen;
+  Result<Metadata> lastMetadata{};  // of the last frame accepted (with --stats-json)
 
   // Frames per second between the first frame and the last.
   [[nodiscard]] double fps() const {
@@ -220,6 +256,7 @@ class Session {
     if (!frame.intact()) return Next::Continue;
 
     count(frame, verified, receivedNs, sentNs);
+    if (options_.statsJson) tally_.lastMetadata = frame.metadata();
     if (!options_.snapshot.empty()) return snapshot(image);
     if (!options_.record.empty() && record(image, frame.format()) == Next::Stop) return Next::Stop;
     if (options_.display && display(image, frame) == Next::Stop) return Next::Stop;
@@ -335,7 +372,7 @@ class Session {
     if (!options_.statsJson) return;
     // The last frame's format: once the feed has ended the consumer holds none.
     const FrameFormat& format = tally_.lastFormat;
-    const nlohmann::ordered_json json = {
+    nlohmann::ordered_json json = {
         {"feed", options_.feed},
         {"format", std::string(toString(format.pixelFormat))},
         {"width", format.width},
@@ -348,7 +385,12 @@ class Session {
         {"latency_us", {{"p50", p50}, {"p95", p95}, {"p99", p99}, {"max", max}}},
         {"generations", stats.generations},
         {"feed_ends", tally_.feedEnds},
-        {"formats_seen", tally_.formatsSeen}};
+        {"formats_seen", tally_.formatsSeen},
+        {"delivery", consumer_.delivery() == Delivery::Sequential ? "sequential" : "latest"}};
+    if (tally_.lastMetadata)
+      json["last_metadata"] = toJson(*tally_.lastMetadata);
+    else
+      json["last_metadata_error"] = tally_.lastMetadata.error().message;
     std::printf("%s\n", json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     std::fflush(stdout);
   }
@@ -377,8 +419,13 @@ int run(const Options& options) {
   if (options.display && std::getenv("DISPLAY") == nullptr && std::getenv("WAYLAND_DISPLAY") == nullptr)
     return usageError("--display needs a graphical session (DISPLAY is not set); without one try xvfb-run");
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(options.timeout * 1000));
-  auto consumer = Consumer::open(
-      {.feed = options.feed, .openTimeout = options.timeout == 0 ? std::chrono::milliseconds(-1) : timeout});
+  // A recorder wants every frame: sequential unless told otherwise.
+  const bool sequential =
+      options.delivery == "sequential" || (options.delivery.empty() && !options.record.empty());
+  auto consumer =
+      Consumer::open({.feed = options.feed,
+                      .openTimeout = options.timeout == 0 ? std::chrono::milliseconds(-1) : timeout,
+                      .delivery = sequential ? Delivery::Sequential : Delivery::Latest});
   if (!consumer) return usageError(consumer.error().message);
   programs::installStopHandlers();
   return Session(options, *consumer).run();
@@ -403,14 +450,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Validator(
           [](const std::string& path) { return path.ends_with(".png") ? "" : "needs a path ending in .png"; },
           "PATH.png"));
-  app.add_option("--record", options.record, "Record to a video file (.avi: MJPG, .mp4: mp4v)");
+  app.add_option(
+      "--record", options.record,
+      "Record every frame to a video file (.avi: MJPG, .mp4: mp4v); reads with sequential delivery");
+  app.add_option("--delivery", options.delivery,
+                 "latest: the newest frame, older ones skipped (default); sequential: every frame in order "
+                 "while the feed's slots hold it (default with --record)")
+      ->check(cli::explained(CLI::IsMember({"latest", "sequential"}), "'{}' is not latest or sequential"));
   app.add_option("--process", options.process, "Applied to a view of each frame")
       ->capture_default_str()
       ->check(cli::explained(CLI::IsMember({"none", "gray", "edges", "blur"}),
                              "'{}' is not one of none, gray, edges, blur"));
   app.add_option("--slow-ms", options.slowMs, "Sleep MS milliseconds per frame (plays a slow viewer)")
       ->capture_default_str();
-  app.add_flag("--stats-json", options.statsJson, "At exit print one JSON line of figures on stdout");
+  app.add_flag("--stats-json", options.statsJson,
+               "At exit print one JSON line of figures on stdout, with the last frame's metadata");
   app.add_flag("--exit-on-end", options.exitOnEnd,
                "Exit 0 when the feed ends instead of waiting for a new producer");
   if (auto code = cli::parse(app, argc, argv)) return *code;

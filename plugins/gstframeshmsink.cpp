@@ -60,6 +60,7 @@
 #include "frameshm/producer.hpp"
 #include "gstframeshmformat.h"
 #include "gstframeshmpool.h"
+#include "gstframeshmmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
 #define GST_CAT_DEFAULT gst_frameshm_sink_debug
@@ -509,7 +510,7 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
   std::optional<frameshm::WriteSlot> lent = frameshm::gst::takeLentSlot(*box, buffer);
   const bool inPlace = lent.has_value();
   if (inPlace) {
-    published = box->producer->publish(std::move(*lent), meta);
+    published = frameshm::gst::publishWithMetadata(*box->producer, std::move(*lent), meta, buffer);
   } else if (box->leaseId != 0) {
     // Upstream still holds the one slot a producer can lend, and handed us
     // another buffer first: there is no slot to copy this one into.
@@ -529,7 +530,7 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
                            gst_buffer_get_size(buffer), GST_VIDEO_INFO_SIZE(&state.info)));
         return GST_FLOW_ERROR;
       }
-      published = box->producer->publish(std::move(*slot), meta);
+      published = frameshm::gst::publishWithMetadata(*box->producer, std::move(*slot), meta, buffer);
     } else {
       published = std::unexpected(slot.error());
     }

@@ -76,6 +76,7 @@
 #include "frameshm/consumer.hpp"
 #include "frameshm/feed.hpp"
 #include "gstframeshmformat.h"
+#include "gstframeshmmeta.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_src_debug);
 #define GST_CAT_DEFAULT gst_frameshm_src_debug
@@ -607,7 +608,8 @@ static std::optional<GstFlowReturn> attach(GstFrameshmSrc* self, const Settings&
                                             .openTimeout = std::chrono::milliseconds(0),
                                             .spin = settings.spin,
                                             .pin = settings.zeroCopy,
-                                            .socketDir = settings.socketDir});
+                                            .socketDir = settings.socketDir,
+                                            .delivery = frameshm::gst::deliveryOf(G_OBJECT(self))});
     if (opened) {
       state.consumer = std::move(*opened);
       state.pinning = settings.zeroCopy;
@@ -728,9 +730,11 @@ static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) 
     if (frame->droppedBefore() > 0)
       GST_INFO_OBJECT(self, "%" G_GUINT64_FORMAT " frames dropped before frame %" G_GUINT64_FORMAT,
                       frame->droppedBefore(), number);
+    const auto metadata = frame->metadata();  // before bufferFor, which may take the frame
     GstBuffer* buffer = bufferFor(self, *frame, settings.zeroCopy);
     updateStats(self);
     if (!buffer) continue;  // a torn copy: dropped
+    frameshm::gst::attachMetadata(GST_ELEMENT(self), buffer, metadata);
     stampBuffer(self, buffer, meta, publishNs, number, settings.live);
     *out = buffer;
     return GST_FLOW_OK;
@@ -754,6 +758,7 @@ static void gst_frameshm_src_class_init(GstFrameshmSrcClass* klass) {
   objectClass->set_property = gst_frameshm_src_set_property;
   objectClass->get_property = gst_frameshm_src_get_property;
   objectClass->finalize = gst_frameshm_src_finalize;
+  frameshm::gst::installDeliveryProperty(objectClass);
 
   const auto rw =
       static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);

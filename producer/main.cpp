@@ -5,12 +5,14 @@
 //   frameshm-producer --feed cam0                          # moving test pattern, BGR 640x480 @30
 //   frameshm-producer --feed cam0 --source camera:0 --width 1280 --height 720
 //   frameshm-producer --feed clip --source file:clip.avi --loop --format I420
+//   frameshm-producer --feed cam0 --meta exposure-us=8000 --meta lens=wide   # metadata on every frame
 //
 // Exit codes: 0 when the feed ended as asked (--frames reached, end of file,
 // SIGINT/SIGTERM), 1 when it ended on a failure while running (camera lost,
 // feed taken over), 2 for bad input or a source or feed that cannot be set up,
 // in which case nothing is left in /dev/shm.
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,10 +22,12 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "capture.hpp"
 #include "frameshm/clock.hpp"
 #include "frameshm/format.hpp"
+#include "frameshm/metadata.hpp"
 #include "frameshm/opencv.hpp"
 #include "frameshm/producer.hpp"
 #include "frameshm/feed.hpp"
@@ -53,6 +57,8 @@ struct Options {
   bool replace = false;
   bool loop = false;
   bool still = false;
+  std::vector<std::string> meta;  // key=value, on every frame
+  std::uint32_t metadataBytes = 4096;
 };
 
 int usageError(const std::string& message) {
@@ -70,6 +76,30 @@ std::string capsFor(const FrameFormat& format) {
   return "video/x-raw,format=" + std::string(toString(format.pixelFormat)) +
          ",width=" + std::to_string(format.width) + ",height=" + std::to_string(format.height) +
          ",framerate=" + std::to_string(format.rate.num) + "/" + std::to_string(format.rate.den);
+}
+
+// --meta key=value entries: an integer value is an int, a number a double,
+// anything else a string. Errors: what is wrong with which entry.
+std::expected<Metadata, std::string> parseMeta(const std::vector<std::string>& entries) {
+  Metadata m;
+  for (const auto& entry : entries) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return std::unexpected("--meta '" + entry + "' is not KEY=VALUE (e.g. --meta exposure-us=8000)");
+    const std::string key = entry.substr(0, eq), value = entry.substr(eq + 1);
+    const char* end = value.data() + value.size();
+    std::int64_t integer = 0;
+    double real = 0;
+    Result<void> set;
+    if (!value.empty() && std::from_chars(value.data(), end, integer).ptr == end)
+      set = m.setInt(key, integer);
+    else if (!value.empty() && std::from_chars(value.data(), end, real).ptr == end)
+      set = m.setDouble(key, real);
+    else
+      set = m.setString(key, value);
+    if (!set) return std::unexpected("--meta '" + entry + "': " + set.error().message);
+  }
+  return m;
 }
 
 // Keeps frames on a fixed schedule and counts the ticks missed when the
@@ -259,7 +289,7 @@ struct Ending {
 // Fills and publishes frames on the pacer's schedule until --frames, a stop
 // signal, the end of the source or a failure.
 Ending publishFrames(const Options& options, Producer& producer, FrameFiller& filler, Pacer& pacer,
-                     const std::chrono::steady_clock::time_point start) {
+                     const Metadata& metadata, const std::chrono::steady_clock::time_point start) {
   programs::StatusLine status;
   Ending ending;
   auto fail = [&](const std::string& message) {
@@ -276,6 +306,10 @@ Ending publishFrames(const Options& options, Producer& producer, FrameFiller& fi
     auto slot = producer.acquire();
     if (!slot) {
       fail(slot.error().message);
+      break;
+    }
+    if (auto set = slot->setMetadata(metadata); !set) {
+      fail(set.error().message);
       break;
     }
     const auto outcome = filler.fill(*slot, std::chrono::steady_clock::now() - start);
@@ -339,6 +373,11 @@ int run(const Options& options) {
   }
   const auto mode = parseMode(options.mode);
   if (!mode) return usageError("--mode '" + options.mode + "' is not octal permissions such as 0600 or 0660");
+  const auto metadata = parseMeta(options.meta);
+  if (!metadata) return usageError(metadata.error());
+  if (metadata->encodedSize() > options.metadataBytes)
+    return usageError("the --meta entries take " + std::to_string(metadata->encodedSize()) +
+                      " bytes a frame, more than --metadata-bytes " + std::to_string(options.metadataBytes));
 
   auto source = openSource(options);
   if (!source) return usageError(source.error());
@@ -355,7 +394,8 @@ int run(const Options& options) {
                                     .mode = *mode,
                                     .replace = options.replace,
                                     .caps = capsFor(*format),
-                                    .backend = *frameshm::backendFromString(options.backend)});
+                                    .backend = *frameshm::backendFromString(options.backend),
+                                    .metadataBytes = options.metadataBytes});
   if (!producer) return usageError(producer.error().message);
   programs::installStopHandlers();
   std::fprintf(stderr, "frameshm-producer: feed '%s': %s from %s, %u slots\n", options.feed.c_str(),
@@ -365,7 +405,7 @@ int run(const Options& options) {
   FrameFiller filler(options, *format, std::move(source->capture));
   Pacer pacer(source->fps);
   const auto start = std::chrono::steady_clock::now();
-  const Ending ending = publishFrames(options, *producer, filler, pacer, start);
+  const Ending ending = publishFrames(options, *producer, filler, pacer, *metadata, start);
   const std::uint32_t readers = producer->readerCount();
   producer->end();
   report(options, ending, filler, readers,
@@ -410,6 +450,14 @@ int main(int argc, char** argv) {
   app.add_flag(
       "--still", options.still,
       "Pattern only: draw the same picture (frame 0 at time 0) in every frame; the stamp still counts");
+  app.add_option(
+      "--meta", options.meta,
+      "KEY=VALUE metadata carried by every frame (repeatable; an integer value is an int, a number "
+      "a double, anything else a string)");
+  app.add_option("--metadata-bytes", options.metadataBytes,
+                 "Bytes of metadata each frame can carry, 0..1048576")
+      ->capture_default_str()
+      ->check(cli::explained(CLI::Range(0u, 1u << 20), "must be 0..1048576"));
   if (auto code = cli::parse(app, argc, argv)) return *code;
   programs::silenceOpenCvLogs();
   options.fpsGiven = fps->count() > 0;

@@ -22,6 +22,7 @@
 #include "frameshm/error.hpp"
 #include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
+#include "frameshm/metadata.hpp"
 #include "frameshm/producer.hpp"
 
 namespace py = pybind11;
@@ -45,6 +46,10 @@ template <class T>
 T unwrap(frameshm::Result<T>&& result) {
   if (!result) raise(result.error());
   return std::move(*result);
+}
+
+void unwrap(frameshm::Result<void>&& result) {
+  if (!result) raise(result.error());
 }
 
 // ---- Times: Python speaks seconds ----
@@ -181,6 +186,72 @@ py::dict metaDict(const frameshm::FrameMeta& m) {
   return d;
 }
 
+// ---- User metadata: a dict of str to int, float, str, bytes or Timestamp ----
+
+frameshm::Metadata toMetadata(const py::object& object) {
+  frameshm::Metadata m;
+  if (object.is_none()) return m;
+  if (!py::isinstance<py::dict>(object)) throw py::type_error("metadata must be a dict of str to values");
+  for (const auto& [k, v] : py::reinterpret_borrow<py::dict>(object)) {
+    if (!py::isinstance<py::str>(k)) throw py::type_error("metadata keys must be str");
+    const auto key = k.cast<std::string>();
+    frameshm::Result<void> set;
+    if (py::isinstance<py::bool_>(v) || py::isinstance<py::int_>(v)) {
+      set = m.setInt(key, v.cast<std::int64_t>());
+    } else if (py::isinstance<py::float_>(v)) {
+      set = m.setDouble(key, v.cast<double>());
+    } else if (py::isinstance<py::str>(v)) {
+      set = m.setString(key, v.cast<std::string>());
+    } else if (py::isinstance<frameshm::MetaTimestamp>(v)) {
+      set = m.setTimestamp(key, v.cast<frameshm::MetaTimestamp>());
+    } else if (py::isinstance<py::bytes>(v) || py::isinstance<py::bytearray>(v) ||
+               py::isinstance<py::memoryview>(v)) {
+      PyObject* copied = PyBytes_FromObject(v.ptr());
+      if (copied == nullptr) throw py::error_already_set();
+      const auto bytes = py::reinterpret_steal<py::bytes>(copied).cast<std::string>();
+      set = m.setBytes(key, std::as_bytes(std::span(bytes.data(), bytes.size())));
+    } else {
+      throw py::type_error("metadata value of '" + key +
+                           "' must be int, float, str, bytes or frameshm.Timestamp, not " +
+                           std::string(py::str(v.get_type().attr("__name__"))));
+    }
+    unwrap(std::move(set));
+  }
+  return m;
+}
+
+py::dict toDict(const frameshm::Metadata& m) {
+  py::dict d;
+  for (const auto& e : m.entries()) {
+    const auto* bytes = reinterpret_cast<const char*>(e.value.data());
+    switch (e.type) {
+      case frameshm::MetaType::Int:
+        d[py::str(e.key)] = *e.asInt();
+        break;
+      case frameshm::MetaType::Double:
+        d[py::str(e.key)] = *e.asDouble();
+        break;
+      case frameshm::MetaType::Timestamp:
+        d[py::str(e.key)] = py::cast(*e.asTimestamp());
+        break;
+      case frameshm::MetaType::String:
+        d[py::str(e.key)] = py::reinterpret_steal<py::object>(
+            PyUnicode_DecodeUTF8(bytes, static_cast<py::ssize_t>(e.value.size()), "replace"));
+        break;
+      case frameshm::MetaType::Bytes:
+        d[py::str(e.key)] = py::bytes(bytes, e.value.size());
+        break;
+    }
+  }
+  return d;
+}
+
+frameshm::Delivery toDelivery(const std::string& name) {
+  if (name == "latest") return frameshm::Delivery::Latest;
+  if (name == "sequential") return frameshm::Delivery::Sequential;
+  throw py::value_error("delivery must be 'latest' or 'sequential', not '" + name + "'");
+}
+
 // A frame: a view into the feed (from wait_frame/try_frame) or a confirmed
 // copy (from read). Its arrays keep what they view alive: the view's
 // frameshm::Frame (its mapping and pin) lives as long as the frame object or
@@ -190,11 +261,15 @@ class PyFrame {
   explicit PyFrame(frameshm::Frame frame) : view_(std::make_shared<frameshm::Frame>(std::move(frame))) {
     const auto& f = *view_;
     format_ = f.format();
-    info_ = {f.meta(), f.number(), f.publishNs(), f.droppedBefore(), f.generation(), f.data().size()};
+    info_ = {f.meta(), f.number(), f.publishNs(), f.droppedBefore(), f.generation(), f.data().size(), {}};
+    metadata_ = f.metadata();
   }
   PyFrame(std::shared_ptr<std::vector<std::byte>> copy, const frameshm::FrameFormat& format,
           const frameshm::FrameInfo& info)
-      : copy_(std::move(copy)), format_(format), info_(info) {}
+      : copy_(std::move(copy)),
+        format_(format),
+        info_(info),
+        metadata_(frameshm::Metadata::decode(info.metadata)) {}
 
   py::array array() { return frameArray(base(), format_, owner(), false); }
   std::vector<py::array> planes() { return planeArrays(base(), format_, owner(), false); }
@@ -210,6 +285,10 @@ class PyFrame {
   [[nodiscard]] const frameshm::FrameFormat& format() const { return format_; }
   [[nodiscard]] const frameshm::FrameInfo& info() const { return info_; }
   [[nodiscard]] bool isCopy() const { return copy_ != nullptr; }
+  py::dict metadata() {
+    if (!metadata_) raise(metadata_.error());
+    return toDict(*metadata_);
+  }
 
  private:
   std::byte* base() {
@@ -230,13 +309,18 @@ class PyFrame {
   std::shared_ptr<std::vector<std::byte>> copy_;
   frameshm::FrameFormat format_{};
   frameshm::FrameInfo info_{};
+  frameshm::Result<frameshm::Metadata> metadata_;  // copied with the frame, validated
 };
 
 class PyConsumer {
  public:
-  PyConsumer(const std::string& feed, std::optional<double> timeout, double spin, bool pin, bool pollable) {
-    frameshm::ConsumerOptions options{
-        .feed = feed, .spin = toMicroseconds(spin, "spin"), .pin = pin, .pollable = pollable};
+  PyConsumer(const std::string& feed, std::optional<double> timeout, double spin, bool pin, bool pollable,
+             const std::string& delivery) {
+    frameshm::ConsumerOptions options{.feed = feed,
+                                      .spin = toMicroseconds(spin, "spin"),
+                                      .pin = pin,
+                                      .pollable = pollable,
+                                      .delivery = toDelivery(delivery)};
     // open() itself waits without slices; Ctrl-C is honoured between short opens.
     const std::optional<std::chrono::microseconds> limit =
         timeout ? std::optional(toMicroseconds(*timeout, "timeout")) : std::nullopt;
@@ -385,9 +469,10 @@ frameshm::FrameMeta makeMeta(std::int64_t pts, std::int64_t captureNs, std::int6
 
 class PyProducer {
  public:
-  PyProducer(const std::string& feed, const std::string& formatName, std::uint32_t width, std::uint32_t height,
-             double fps, std::uint32_t slots, std::uint32_t maxReaders, std::uint32_t mode, bool replace,
-             const std::string& caps, const std::string& backendName) {
+  PyProducer(const std::string& feed, const std::string& formatName, std::uint32_t width,
+             std::uint32_t height, double fps, std::uint32_t slots, std::uint32_t maxReaders,
+             std::uint32_t mode, bool replace, const std::string& caps, const std::string& backendName,
+             std::uint32_t metadataBytes) {
     const auto pixelFormat = frameshm::parsePixelFormat(formatName);
     if (!pixelFormat) {
       std::string known;
@@ -399,31 +484,37 @@ class PyProducer {
     if (!backend) {
       raise({frameshm::ErrorCode::InvalidArgument, "unknown backend '" + backendName + "' (memfd, posix or sysv)"});
     }
-    producer_ = std::make_shared<frameshm::Producer>(unwrap(frameshm::Producer::create({.feed = feed,
-                                                         .format = format,
-                                                         .slots = slots,
-                                                         .maxReaders = maxReaders,
-                                                         .mode = static_cast<mode_t>(mode),
-                                                         .replace = replace,
-                                                         .caps = caps,
-                                                         .backend = *backend})));
+    producer_ = std::make_shared<frameshm::Producer>(
+        unwrap(frameshm::Producer::create({.feed = feed,
+                                           .format = format,
+                                           .slots = slots,
+                                           .maxReaders = maxReaders,
+                                           .mode = static_cast<mode_t>(mode),
+                                           .replace = replace,
+                                           .caps = caps,
+                                           .backend = *backend,
+                                           .metadataBytes = metadataBytes})));
   }
 
   PyWriteSlot acquire() { return PyWriteSlot(producer_, unwrap(get().acquire())); }
 
   std::uint64_t publish(PyWriteSlot& slot, std::int64_t pts, std::int64_t captureNs, std::int64_t duration,
-                        std::uint32_t flags) {
+                        std::uint32_t flags, const py::object& metadata) {
     auto& producer = get();
     if (slot.state().producer.get() != &producer) {
       raise({frameshm::ErrorCode::InvalidArgument, "the slot belongs to another producer"});
     }
-    return unwrap(producer.publish(slot.take(), makeMeta(pts, captureNs, duration, flags)));
+    const auto entries = toMetadata(metadata);  // before take(): a bad value leaves the slot as it was
+    auto taken = slot.take();
+    unwrap(taken.setMetadata(entries));
+    return unwrap(producer.publish(std::move(taken), makeMeta(pts, captureNs, duration, flags)));
   }
 
   // Copies `frame` in: its shape and dtype must be those of a slot's .array.
   std::uint64_t write(const py::array& frame, std::int64_t pts, std::int64_t captureNs, std::int64_t duration,
-                      std::uint32_t flags) {
+                      std::uint32_t flags, const py::object& metadata) {
     auto& producer = get();
+    const auto entries = toMetadata(metadata);
     const auto& f = producer.format();
     if (frame.dtype().kind() != 'u' || frame.itemsize() != 1) {
       throw py::value_error("frame must be a uint8 array, got dtype " + std::string(py::str(frame.dtype())));
@@ -462,6 +553,7 @@ class PyProducer {
     const auto* src = static_cast<const std::byte*>(rows.data());
     const auto srcStride = static_cast<std::size_t>(rows.strides(0));
     auto slot = unwrap(producer.acquire());
+    unwrap(slot.setMetadata(entries));
     const std::size_t dstStride = f.planes[0].stride;
     {
       py::gil_scoped_release released;
@@ -539,6 +631,24 @@ PYBIND11_MODULE(_frameshm, m) {
       },
       "The pixel formats a feed can carry, by GStreamer's names.");
 
+  py::class_<frameshm::MetaTimestamp>(m, "Timestamp", R"(A time on a named clock, for Frame.metadata.
+
+The metadata key names the clock as GStreamer reference-timestamp caps, e.g.
+{"timestamp/x-ptp": frameshm.Timestamp(ptp_ns)}; frameshmsrc turns such an
+entry into a GstReferenceTimestampMeta.)")
+      .def(py::init([](std::int64_t ns, std::int64_t durationNs) {
+             return frameshm::MetaTimestamp{ns, durationNs};
+           }),
+           py::arg("ns"), py::arg("duration_ns") = -1)
+      .def_readwrite("ns", &frameshm::MetaTimestamp::ns)
+      .def_readwrite("duration_ns", &frameshm::MetaTimestamp::durationNs)
+      .def("__eq__",
+           [](const frameshm::MetaTimestamp& a, const frameshm::MetaTimestamp& b) { return a == b; })
+      .def("__repr__", [](const frameshm::MetaTimestamp& t) {
+        return "frameshm.Timestamp(" + std::to_string(t.ns) +
+               ", duration_ns=" + std::to_string(t.durationNs) + ")";
+      });
+
   py::class_<PyFrame>(m, "Frame", R"(One frame of a feed.
 
 From wait_frame()/try_frame()/iteration it is a read-only view of the shared
@@ -561,20 +671,31 @@ when the consumer pins) lives while the Frame or any of its arrays does.)")
       .def("release", &PyFrame::release, "Lets go of the frame (arrays made from it keep it until they go).")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyFrame& self, py::args) { self.release(); })
-      .def_property_readonly("number", [](const PyFrame& f) { return f.info().number; }, "Frame number, from 1.")
-      .def_property_readonly("dropped_before", [](const PyFrame& f) { return f.info().droppedBefore; },
-                             "Frames of the feed this consumer missed just before this one.")
+      .def_property_readonly(
+          "number", [](const PyFrame& f) { return f.info().number; }, "Frame number, from 1.")
+      .def_property_readonly(
+          "dropped_before", [](const PyFrame& f) { return f.info().droppedBefore; },
+          "Frames of the feed this consumer missed just before this one.")
       .def_property_readonly("generation", [](const PyFrame& f) { return f.info().generation; })
-      .def_property_readonly("publish_ns", [](const PyFrame& f) { return f.info().publishNs; },
-                             "CLOCK_MONOTONIC when it was published, ns.")
-      .def_property_readonly("pts", [](const PyFrame& f) { return f.info().meta.pts; }, "Presentation time, ns, or -1.")
-      .def_property_readonly("capture_ns", [](const PyFrame& f) { return f.info().meta.captureNs; },
-                             "CLOCK_MONOTONIC at capture, ns, or -1.")
-      .def_property_readonly("meta", [](const PyFrame& f) { return metaDict(f.info().meta); },
-                             "capture_ns, pts, duration and flags, as a dict.")
-      .def_property_readonly("format", [](const PyFrame& f) { return formatDict(f.format()); },
-                             "pixel_format, width, height, frame_size, rate and planes (stride, offset, rows).")
-      .def_property_readonly("is_copy", &PyFrame::isCopy);
+      .def_property_readonly(
+          "publish_ns", [](const PyFrame& f) { return f.info().publishNs; },
+          "CLOCK_MONOTONIC when it was published, ns.")
+      .def_property_readonly(
+          "pts", [](const PyFrame& f) { return f.info().meta.pts; }, "Presentation time, ns, or -1.")
+      .def_property_readonly(
+          "capture_ns", [](const PyFrame& f) { return f.info().meta.captureNs; },
+          "CLOCK_MONOTONIC at capture, ns, or -1.")
+      .def_property_readonly(
+          "meta", [](const PyFrame& f) { return metaDict(f.info().meta); },
+          "capture_ns, pts, duration and flags, as a dict.")
+      .def_property_readonly(
+          "format", [](const PyFrame& f) { return formatDict(f.format()); },
+          "pixel_format, width, height, frame_size, rate and planes (stride, offset, rows).")
+      .def_property_readonly("is_copy", &PyFrame::isCopy)
+      .def_property_readonly(
+          "metadata", &PyFrame::metadata,
+          "The producer's metadata for this frame, a dict (str to int, float, str, bytes or "
+          "Timestamp); copied with the frame and validated. Raises Corrupt if it is malformed.");
 
   py::class_<PyConsumer>(m, "Consumer", R"(Reads a feed by name.
 
@@ -587,11 +708,15 @@ when the consumer pins) lives while the Frame or any of its arrays does.)")
 timeout: seconds to wait for the feed to appear (None: forever; 0: not at all).
 spin: seconds to spin around a frame's expected arrival before blocking.
 pin: keep each frame's slot from the producer while the frame lives.
+delivery: "latest" (default: the newest frame, older ones skipped) or
+"sequential" (every frame in order while the ring holds it; past that it
+skips ahead and counts the lost frames in stats["frames_dropped"]).
 pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
   Qt or GLib loops; it costs the producer one write per frame for this
   reader only.)")
-      .def(py::init<const std::string&, std::optional<double>, double, bool, bool>(), py::arg("feed"),
-           py::arg("timeout") = 0.0, py::arg("spin") = 0.0, py::arg("pin") = false, py::arg("pollable") = false)
+      .def(py::init<const std::string&, std::optional<double>, double, bool, bool, const std::string&>(),
+           py::arg("feed"), py::arg("timeout") = 0.0, py::arg("spin") = 0.0, py::arg("pin") = false,
+           py::arg("pollable") = false, py::arg("delivery") = "latest")
       .def("fileno", &PyConsumer::fileno,
            "With pollable=True, a descriptor that becomes readable when a frame is published or the feed "
            "changes state; then call try_frame() until it returns None. Never read or close it. While no "
@@ -599,7 +724,8 @@ pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
       .def("wait_frame", &PyConsumer::waitFrame, py::arg("timeout") = 1.0,
            "The next frame newer than the last one, waiting up to timeout seconds (None: forever). Raises "
            "Timeout, FeedEnded or ProducerGone (once, then waits for the feed to come back).")
-      .def("try_frame", &PyConsumer::tryFrame, "The newest frame if it is newer than the last one, else None.")
+      .def("try_frame", &PyConsumer::tryFrame,
+           "The newest frame if it is newer than the last one, else None.")
       .def("read", &PyConsumer::read, py::arg("timeout") = 1.0,
            "Like wait_frame, but returns a private copy that is confirmed intact.")
       .def("__iter__", [](py::object self) { return self; })
@@ -631,17 +757,23 @@ pollable: give the consumer a descriptor (fileno()) for selectors, asyncio,
 The producer never waits for a consumer. Closing it (or leaving the with
 block) ends the feed. backend: "memfd" (default: sealed, nothing on disk),
 "posix" (/dev/shm/frameshm.<feed>) or "sysv" (a System V segment).)")
-      .def(py::init<const std::string&, const std::string&, std::uint32_t, std::uint32_t, double, std::uint32_t,
-                    std::uint32_t, std::uint32_t, bool, const std::string&, const std::string&>(),
+      .def(py::init<const std::string&, const std::string&, std::uint32_t, std::uint32_t, double,
+                    std::uint32_t, std::uint32_t, std::uint32_t, bool, const std::string&, const std::string&,
+                    std::uint32_t>(),
            py::arg("feed"), py::kw_only(), py::arg("format") = "BGR", py::arg("width") = 640,
            py::arg("height") = 480, py::arg("fps") = 30.0, py::arg("slots") = 3, py::arg("max_readers") = 16,
-           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "", py::arg("backend") = "memfd")
+           py::arg("mode") = 0600, py::arg("replace") = false, py::arg("caps") = "",
+           py::arg("backend") = "memfd", py::arg("metadata_bytes") = 4096)
       .def("acquire", &PyProducer::acquire, "A slot to fill in place (one at a time).")
       .def("publish", &PyProducer::publish, py::arg("slot"), py::kw_only(), py::arg("pts") = -1,
            py::arg("capture_ns") = -1, py::arg("duration") = -1, py::arg("flags") = 0,
-           "Publishes an acquired slot; returns its frame number.")
+           py::arg("metadata") = py::none(),
+           "Publishes an acquired slot with its metadata (a dict, see Frame.metadata); returns its frame "
+           "number. "
+           "Raises InvalidArgument if the metadata does not fit metadata_bytes.")
       .def("write", &PyProducer::write, py::arg("frame"), py::kw_only(), py::arg("pts") = -1,
            py::arg("capture_ns") = -1, py::arg("duration") = -1, py::arg("flags") = 0,
+           py::arg("metadata") = py::none(),
            "Copies a uint8 array of the slot's shape in and publishes it; returns its frame number. "
            "Raises ValueError for another shape or dtype.")
       .def("close", &PyProducer::close, "Ends the feed.")
@@ -650,5 +782,6 @@ block) ends the feed. backend: "memfd" (default: sealed, nothing on disk),
       .def_property_readonly("format", [](PyProducer& p) { return formatDict(p.get().format()); })
       .def_property_readonly("feed", [](PyProducer& p) { return p.get().feed(); })
       .def_property_readonly("reader_count", [](PyProducer& p) { return p.get().readerCount(); })
-      .def_property_readonly("frames_published", [](PyProducer& p) { return p.get().stats().framesPublished; });
+      .def_property_readonly("frames_published",
+                             [](PyProducer& p) { return p.get().stats().framesPublished; });
 }

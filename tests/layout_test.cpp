@@ -2,13 +2,13 @@
 // The segment layout is an ABI between processes of different builds: these
 // numbers are pinned here as well as by static_asserts in layout.hpp, so that
 // a change to them is a deliberate, reviewed ABI bump.
-#include <catch2/catch.hpp>
+#include "layout.hpp"
 
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstring>
 
 #include "frameshm/format.hpp"
-#include "layout.hpp"
 
 using namespace frameshm;
 using namespace frameshm::layout;
@@ -18,7 +18,7 @@ namespace {
 // A header as a producer of this build writes it, for validate() to judge.
 struct ValidSegment {
   FrameFormat format = *makeFormat(PixelFormat::I420, 640, 480, {30, 1});
-  Geometry geometry = *computeGeometry(3, 16, format.frameSize);
+  Geometry geometry = *computeGeometry(3, 16, format.frameSize, 4096);
   SegmentHeader header{};
 
   ValidSegment() {
@@ -35,6 +35,9 @@ struct ValidSegment {
     header.slotTableOffset = geometry.slotTableOffset;
     header.payloadOffset = geometry.payloadOffset;
     header.slotStride = geometry.slotStride;
+    header.metadataCapacity = geometry.metadataCapacity;
+    header.metadataOffset = geometry.metadataOffset;
+    header.metadataStride = geometry.metadataStride;
     header.format = toBlock(format);
     header.state = static_cast<std::uint32_t>(FeedState::Live);
     std::strcpy(header.caps, "video/x-raw");
@@ -44,8 +47,8 @@ struct ValidSegment {
 
 }  // namespace
 
-TEST_CASE("layout sizes and offsets are pinned at ABI version 2") {
-  CHECK(kAbiVersion == 2);
+TEST_CASE("layout sizes and offsets are pinned at ABI version 3") {
+  CHECK(kAbiVersion == 3);
   CHECK(kMagic == 0x4d4853454d415246ULL);
   CHECK(sizeof(SegmentHeader) == 4416);
   CHECK(alignof(SegmentHeader) == 64);
@@ -60,6 +63,9 @@ TEST_CASE("layout sizes and offsets are pinned at ABI version 2") {
   CHECK(offsetof(SegmentHeader, backend) == 72);
   CHECK(offsetof(SegmentHeader, payloadOffset) == 80);
   CHECK(offsetof(SegmentHeader, format) == 96);
+  CHECK(offsetof(SegmentHeader, metadataCapacity) == 176);
+  CHECK(offsetof(SegmentHeader, metadataOffset) == 184);
+  CHECK(offsetof(SegmentHeader, metadataStride) == 192);
   CHECK(offsetof(SegmentHeader, state) == 256);
   CHECK(offsetof(SegmentHeader, latestSlot) == 260);
   CHECK(offsetof(SegmentHeader, framesPublished) == 264);
@@ -75,6 +81,13 @@ TEST_CASE("layout sizes and offsets are pinned at ABI version 2") {
   CHECK(offsetof(SlotHeader, publishNs) == 24);
   CHECK(offsetof(SlotHeader, payloadSize) == 48);
   CHECK(offsetof(SlotHeader, flags) == 56);
+  CHECK(offsetof(SlotHeader, metadataSize) == 60);
+  CHECK(sizeof(MetaEntryHeader) == 8);
+  CHECK(offsetof(MetaEntryHeader, keyLength) == 0);
+  CHECK(offsetof(MetaEntryHeader, type) == 2);
+  CHECK(offsetof(MetaEntryHeader, reserved) == 3);
+  CHECK(offsetof(MetaEntryHeader, valueLength) == 4);
+  CHECK(kMaxMetadataBytes == 1u << 20);
   CHECK(sizeof(ReaderControl) == 64);
   CHECK(offsetof(ReaderControl, pinnedMask) == 0);
   CHECK(offsetof(ReaderControl, waiting) == 8);
@@ -92,8 +105,25 @@ TEST_CASE("geometry puts every payload on its own pages, and no reader state in 
   CHECK(g->payloadOffset % kPageSize == 0);
   CHECK(g->payloadOffset == 8192);  // header + 3 slot headers, rounded up
   CHECK(*computeGeometry(3, 256, 4096) == *computeGeometry(3, 1, 4096));  // readers cost no frame memory
-  CHECK(g->slotStride == 6221824);  // 6220800 rounded up to a page
-  CHECK(g->segmentSize == g->payloadOffset + 3 * g->slotStride);
+  CHECK(g->slotStride == 6221824);                                        // 6220800 rounded up to a page
+  CHECK(g->metadataOffset == g->payloadOffset + 3 * g->slotStride);
+  CHECK(g->metadataStride == 0);
+  CHECK(g->segmentSize == g->payloadOffset + 3 * g->slotStride);  // no metadata, no bytes for it
+}
+
+TEST_CASE("geometry puts the metadata areas after the payloads, each on its own cache lines") {
+  auto g = computeGeometry(3, 16, 1920 * 1080 * 3, 4000);
+  REQUIRE(g);
+  CHECK(g->metadataCapacity == 4000);
+  CHECK(g->metadataOffset == g->payloadOffset + 3 * g->slotStride);
+  CHECK(g->metadataOffset % kPageSize == 0);
+  CHECK(g->metadataStride == 4032);                            // 4000 rounded up to 64
+  CHECK(g->segmentSize == g->metadataOffset + 3 * kPageSize);  // 3 x 4032 rounded up to pages
+  CHECK(computeGeometry(3, 16, 4096, kMaxMetadataBytes));
+  auto over = computeGeometry(3, 16, 4096, kMaxMetadataBytes + 1);
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code == ErrorCode::InvalidArgument);
+  CHECK(over.error().message.find("metadata size") != std::string::npos);
 }
 
 TEST_CASE("geometry refuses slot and reader counts out of range") {
@@ -121,22 +151,43 @@ TEST_CASE("a header written by this build validates") {
 TEST_CASE("validation rejects every corrupted header field with a clear error") {
   ValidSegment s;
   const std::uint64_t size = s.geometry.segmentSize;
-  auto codeOf = [&](const SegmentHeader& h, std::uint64_t real) { return validate(h, real, "cam0").error().code; };
+  auto codeOf = [&](const SegmentHeader& h, std::uint64_t real) {
+    return validate(h, real, "cam0").error().code;
+  };
 
   SECTION("bad magic") {
     s.header.magic ^= 1;
     CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
   }
   SECTION("another ABI version names both versions") {
-    s.header.abiVersion = 3;
+    s.header.abiVersion = 4;
     auto result = validate(s.header, size, "cam0");
     REQUIRE(!result);
     CHECK(result.error().code == ErrorCode::AbiMismatch);
-    CHECK(result.error().message.find("segment 'cam0' has ABI version 3, this library reads 2") != std::string::npos);
+    CHECK(result.error().message.find("segment 'cam0' has ABI version 4, this library reads 3") !=
+          std::string::npos);
   }
-  SECTION("an ABI 1 reader's view: version 1 is refused, not read as garbage") {
+  SECTION("older ABIs are refused, not read as garbage") {
     s.header.abiVersion = 1;
     CHECK(codeOf(s.header, size) == ErrorCode::AbiMismatch);
+    s.header.abiVersion = 2;
+    CHECK(codeOf(s.header, size) == ErrorCode::AbiMismatch);
+  }
+  SECTION("metadata capacity over the limit") {
+    s.header.metadataCapacity = kMaxMetadataBytes + 1;
+    CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
+  }
+  SECTION("metadata capacity that disagrees with the geometry") {
+    s.header.metadataCapacity = 1 << 16;
+    CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
+  }
+  SECTION("metadata offset beyond the mapping") {
+    s.header.metadataOffset = size;
+    CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
+  }
+  SECTION("metadata stride that would overlap the areas") {
+    s.header.metadataStride = 8;
+    CHECK(codeOf(s.header, size) == ErrorCode::Corrupt);
   }
   SECTION("wrong structure sizes") {
     s.header.controlSize = 128;

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using frameshm::test::Child;
 using frameshm::test::FeedGuard;
 using frameshm::test::uniqueFeed;
+using frameshm::test::waitForReaders;
 
 namespace {
 
@@ -90,15 +91,6 @@ ReaderReport readUntilEnd(const std::string& feed, ReadMode mode) {
   report.statsDropped = consumer->stats().framesDropped;
   report.statsTorn = consumer->stats().framesTorn;
   return report;
-}
-
-bool waitForReaders(const Producer& producer, std::uint32_t count, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (producer.readerCount() < count) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct Attachment {
   const layout::SegmentHeader* header = nullptr;
   const layout::SlotHeader* slots = nullptr;
   const std::byte* payload = nullptr;
+  const std::byte* metadata = nullptr;  // the first slot's metadata area
   layout::ReaderControl* self = nullptr;
   std::shared_ptr<Counters> counters;
   std::string feed;
@@ -249,6 +250,7 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
   attachment->header = reinterpret_cast<const layout::SegmentHeader*>(base);
   attachment->slots = reinterpret_cast<const layout::SlotHeader*>(base + g.slotTableOffset);
   attachment->payload = base + g.payloadOffset;
+  attachment->metadata = base + g.metadataOffset;
   attachment->counters = counters;
   attachment->self = reinterpret_cast<layout::ReaderControl*>(attachment->control.mapping.data());
   storeRelaxed(attachment->self->framesTorn, __atomic_load_n(&counters->torn, __ATOMIC_RELAXED));
@@ -301,7 +303,25 @@ struct ConsumerState {
     }
   }
 
-  // One attempt to take the newest frame: a Frame, NoFrame, or Corrupt.
+  // Sequential delivery: the slot holding the oldest frame after the last one
+  // delivered, and that frame's number; nullopt if no slot holds a newer one.
+  // Only a hint: poll() reads the slot under its sequence and checks the number.
+  struct Candidate {
+    std::uint32_t index;
+    std::uint64_t number;
+  };
+  std::optional<Candidate> oldestAfterLast(const Attachment& a) const noexcept {
+    std::optional<Candidate> best;
+    for (std::uint32_t i = 0; i < a.checked.slotCount; ++i) {
+      if (loadAcquire(a.slots[i].sequence) & 1) continue;
+      const std::uint64_t number = loadRelaxed(a.slots[i].frameNumber);
+      if (number > lastFrame && (!best || number < best->number)) best = Candidate{i, number};
+    }
+    return best;
+  }
+
+  // One attempt to take the next frame (the newest, or with sequential
+  // delivery the next in order): a Frame, NoFrame, or Corrupt.
   Result<Frame> poll() {
     Attachment& a = *current;
     if (!a.usable()) return std::unexpected(a.truncatedError());
@@ -313,11 +333,20 @@ struct ConsumerState {
         return fail(ErrorCode::Corrupt, "feed " + quoted(options.feed) + " names slot " +
                                             std::to_string(latest) + " as newest, but has " +
                                             std::to_string(slotCount));
-      const std::uint32_t index = latest - 1;
+      std::uint32_t index = latest - 1;
+      std::uint64_t wanted = 0;
+      // A sequential reader starts at the newest frame, then goes in order.
+      if (options.delivery == Delivery::Sequential && lastFrame != 0) {
+        const auto candidate = oldestAfterLast(a);
+        if (!candidate) break;
+        index = candidate->index;
+        wanted = candidate->number;
+      }
       const layout::SlotHeader& slot = a.slots[index];
       const std::uint64_t before = loadAcquire(slot.sequence);
       if (before & 1) continue;  // being rewritten: the newest has moved on
       const std::uint64_t number = loadRelaxed(slot.frameNumber);
+      if (wanted != 0 && number != wanted) continue;  // overwritten since: look again
       if (number <= lastFrame) break;
       FrameMeta meta;
       meta.captureNs = loadRelaxed(slot.captureNs);
@@ -326,6 +355,15 @@ struct ConsumerState {
       meta.flags = loadRelaxed(slot.flags);
       meta.payloadSize = loadRelaxed(slot.payloadSize);
       const std::int64_t publishNs = loadRelaxed(slot.publishNs);
+      // The metadata is copied under the same sequence check as the header.
+      const std::uint32_t metadataSize = loadRelaxed(slot.metadataSize);
+      const std::uint32_t capacity = a.checked.geometry.metadataCapacity;
+      std::vector<std::byte> metadata;
+      if (metadataSize <= capacity && metadataSize > 0) {
+        metadata.resize(metadataSize);
+        std::memcpy(metadata.data(), a.metadata + std::uint64_t{index} * a.checked.geometry.metadataStride,
+                    metadataSize);
+      }
       std::uint64_t after = 0;
       if (options.pin) {
         // Dekker handshake with the producer's slot choice (producer.cpp).
@@ -350,7 +388,11 @@ struct ConsumerState {
         continue;
       }
       meta.payloadSize = payloadSize;
-      return accept(index, before, number, publishNs, meta);
+      Frame frame = accept(index, before, number, publishNs, meta);
+      frame.metadata_ = std::move(metadata);
+      frame.metadataClaimed_ = metadataSize;
+      frame.metadataCapacity_ = capacity;
+      return frame;
     }
     return fail(ErrorCode::NoFrame, "no new frame");
   }
@@ -549,9 +591,24 @@ Consumer::Consumer(Consumer&& other) noexcept = default;
 Consumer& Consumer::operator=(Consumer&& other) noexcept = default;
 Consumer::~Consumer() = default;
 
+Result<Metadata> Frame::metadata() const {
+  const std::string where = "frame " + std::to_string(number_) +
+                            (hold_.get() ? " of feed " + detail::quoted(hold_.get()->feed) : std::string());
+  if (metadataClaimed_ > metadataCapacity_)
+    return fail(ErrorCode::Corrupt, where + " claims " + std::to_string(metadataClaimed_) +
+                                        " bytes of metadata, but the feed carries at most " +
+                                        std::to_string(metadataCapacity_) +
+                                        " per frame (its producer is broken or hostile)");
+  auto decoded = Metadata::decode(metadata_);
+  if (!decoded) return fail(ErrorCode::Corrupt, where + ": " + decoded.error().message);
+  return decoded;
+}
+
 Result<Consumer> Consumer::open(ConsumerOptions options) {
   if (auto ok = validateFeedName(options.feed); !ok) return std::unexpected(ok.error());
   if (options.spin.count() < 0) return fail(ErrorCode::InvalidArgument, "spin time must not be negative");
+  if (options.delivery != Delivery::Latest && options.delivery != Delivery::Sequential)
+    return fail(ErrorCode::InvalidArgument, "unknown delivery policy");
   auto state = std::make_unique<ConsumerState>();
   state->options = std::move(options);
   if (state->options.pollable) {
@@ -590,8 +647,16 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
       ++state_->framesDropped;
       continue;
     }
-    return FrameInfo{frame->meta(),          frame->number(),     frame->publishNs(),
-                     frame->droppedBefore(), frame->generation(), frame->data().size()};
+    // The pixels are fine, but a malformed metadata area is reported, not hidden.
+    if (auto valid = frame->metadata(); !valid) return std::unexpected(valid.error());
+    const auto metadata = frame->metadataBytes();
+    return FrameInfo{frame->meta(),
+                     frame->number(),
+                     frame->publishNs(),
+                     frame->droppedBefore(),
+                     frame->generation(),
+                     frame->data().size(),
+                     {metadata.begin(), metadata.end()}};
   }
 }
 
@@ -627,6 +692,14 @@ std::uint32_t Consumer::producerPid() const noexcept {
 
 std::uint32_t Consumer::slotCount() const noexcept {
   return state_->current ? state_->current->checked.slotCount : 0;
+}
+
+std::uint32_t Consumer::metadataCapacity() const noexcept {
+  return state_->current ? state_->current->checked.geometry.metadataCapacity : 0;
+}
+
+Delivery Consumer::delivery() const noexcept {
+  return state_->options.delivery;
 }
 
 ReaderStats Consumer::stats() const noexcept {

@@ -13,6 +13,7 @@
 #include "frameshm/consumer.hpp"
 #include "frameshm/error.hpp"
 #include "frameshm/format.hpp"
+#include "frameshm/metadata.hpp"
 #include "frameshm/producer.hpp"
 
 // The handles. A format handle is the C++ FrameFormat itself, so a format
@@ -30,6 +31,9 @@ struct frameshm_consumer {
 struct frameshm_frame {
   frameshm::Frame frame;
 };
+struct frameshm_metadata {
+  frameshm::Metadata metadata;
+};
 
 namespace {
 
@@ -41,6 +45,9 @@ static_assert(FRAMESHM_TIMEOUT == static_cast<int>(ErrorCode::Timeout) + 1);
 static_assert(FRAMESHM_SYSTEM_ERROR == static_cast<int>(ErrorCode::SystemError) + 1);
 static_assert(FRAMESHM_PIXEL_FORMAT_UYVY == static_cast<int>(frameshm::PixelFormat::Uyvy));
 static_assert(FRAMESHM_PIXEL_FORMAT_GRAY8 == static_cast<int>(frameshm::PixelFormat::Gray8));
+static_assert(FRAMESHM_META_TIMESTAMP == static_cast<int>(frameshm::MetaType::Timestamp));
+static_assert(FRAMESHM_META_BYTES == static_cast<int>(frameshm::MetaType::Bytes));
+static_assert(FRAMESHM_DELIVERY_SEQUENTIAL == static_cast<int>(frameshm::Delivery::Sequential));
 
 thread_local std::string lastError;
 
@@ -101,6 +108,39 @@ frameshm_status giveFrame(frameshm_consumer* c, frameshm_frame** out, Get&& get)
     *out = new frameshm_frame{std::move(*frame)};
     return FRAMESHM_OK;
   });
+}
+
+// Runs `set` on the metadata after checking the handle and the key.
+template <class Set>
+frameshm_status setEntry(frameshm_metadata* m, const char* key, Set&& set) {
+  return guarded([&] {
+    if (m == nullptr || key == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "metadata or key is NULL");
+    auto done = set(m->metadata, std::string_view(key));
+    if (!done) return failed(done.error());
+    return FRAMESHM_OK;
+  });
+}
+
+// The entry of `key` if it has `type`: NOT_FOUND or INVALID_ARGUMENT otherwise.
+frameshm_status findEntry(const frameshm_metadata* m, const char* key, frameshm::MetaType type,
+                          const frameshm::MetaEntry** out) {
+  if (m == nullptr || key == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "metadata or key is NULL");
+  const auto* entry = m->metadata.find(key);
+  if (entry == nullptr) {
+    lastError = "no metadata entry '" + std::string(key) + "'";
+    return FRAMESHM_NOT_FOUND;
+  }
+  if (entry->type != type) {
+    lastError = "metadata entry '" + std::string(key) + "' is of another type";
+    return FRAMESHM_INVALID_ARGUMENT;
+  }
+  *out = entry;
+  return FRAMESHM_OK;
+}
+
+const frameshm::Metadata& metadataOf(const frameshm_metadata* m) {
+  static const frameshm::Metadata none;
+  return m != nullptr ? m->metadata : none;
 }
 
 }  // namespace
@@ -178,8 +218,14 @@ void frameshm_frame_meta_init(frameshm_frame_meta* meta) { toC(frameshm::FrameMe
 
 void frameshm_producer_options_init(frameshm_producer_options* options) {
   const frameshm::ProducerOptions defaults;
-  *options = {nullptr, nullptr, defaults.slots, defaults.maxReaders, static_cast<uint32_t>(defaults.mode),
-              defaults.replace, nullptr};
+  *options = {nullptr,
+              nullptr,
+              defaults.slots,
+              defaults.maxReaders,
+              static_cast<uint32_t>(defaults.mode),
+              defaults.replace,
+              nullptr,
+              defaults.metadataBytes};
 }
 
 frameshm_status frameshm_producer_create(const frameshm_producer_options* options, frameshm_producer** out) {
@@ -195,7 +241,8 @@ frameshm_status frameshm_producer_create(const frameshm_producer_options* option
                                                 .maxReaders = options->max_readers,
                                                 .mode = static_cast<mode_t>(options->mode),
                                                 .replace = options->replace,
-                                                .caps = options->caps != nullptr ? options->caps : ""});
+                                                .caps = options->caps != nullptr ? options->caps : "",
+                                                .metadataBytes = options->metadata_bytes});
     if (!producer) return failed(producer.error());
     *out = new frameshm_producer{std::move(*producer), {}};
     return FRAMESHM_OK;
@@ -206,11 +253,18 @@ void frameshm_producer_destroy(frameshm_producer* producer) { delete producer; }
 
 frameshm_status frameshm_producer_write(frameshm_producer* p, const void* data, size_t size,
                                         const frameshm_frame_meta* meta, uint64_t* number) {
+  return frameshm_producer_write_with_metadata(p, data, size, meta, nullptr, number);
+}
+
+frameshm_status frameshm_producer_write_with_metadata(frameshm_producer* p, const void* data, size_t size,
+                                                      const frameshm_frame_meta* meta,
+                                                      const frameshm_metadata* metadata, uint64_t* number) {
   return guarded([&] {
     if (p == nullptr || (data == nullptr && size != 0)) {
       return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_producer_write: producer or data is NULL");
     }
-    auto written = p->producer.write({static_cast<const std::byte*>(data), size}, toCpp(meta));
+    auto written =
+        p->producer.write({static_cast<const std::byte*>(data), size}, toCpp(meta), metadataOf(metadata));
     if (!written) return failed(written.error());
     set(number, *written);
     return FRAMESHM_OK;
@@ -243,6 +297,18 @@ frameshm_status frameshm_producer_publish(frameshm_producer* p, const frameshm_f
     p->slot = {};
     if (!published) return failed(published.error());
     set(number, *published);
+    return FRAMESHM_OK;
+  });
+}
+
+frameshm_status frameshm_producer_set_metadata(frameshm_producer* p, const frameshm_metadata* metadata) {
+  return guarded([&] {
+    if (p == nullptr)
+      return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_producer_set_metadata: producer is NULL");
+    if (!p->slot)
+      return failed(FRAMESHM_INVALID_STATE, "no slot is acquired: call frameshm_producer_acquire first");
+    auto done = p->slot.setMetadata(metadataOf(metadata));
+    if (!done) return failed(done.error());
     return FRAMESHM_OK;
   });
 }
@@ -280,7 +346,8 @@ uint64_t frameshm_producer_frames_published(const frameshm_producer* p) {
 
 void frameshm_consumer_options_init(frameshm_consumer_options* options) {
   const frameshm::ConsumerOptions defaults;
-  *options = {nullptr, defaults.openTimeout.count(), defaults.spin.count(), defaults.pin};
+  *options = {nullptr, defaults.openTimeout.count(), defaults.spin.count(), defaults.pin,
+              static_cast<frameshm_delivery>(defaults.delivery)};
 }
 
 frameshm_status frameshm_consumer_open(const frameshm_consumer_options* options, frameshm_consumer** out) {
@@ -291,10 +358,12 @@ frameshm_status frameshm_consumer_open(const frameshm_consumer_options* options,
       return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_consumer_open needs options with a feed");
     }
     if (options->spin_us < 0) return failed(FRAMESHM_INVALID_ARGUMENT, "spin_us is negative");
-    auto consumer = frameshm::Consumer::open({.feed = options->feed,
-                                              .openTimeout = std::chrono::milliseconds(options->open_timeout_ms),
-                                              .spin = std::chrono::microseconds(options->spin_us),
-                                              .pin = options->pin});
+    auto consumer =
+        frameshm::Consumer::open({.feed = options->feed,
+                                  .openTimeout = std::chrono::milliseconds(options->open_timeout_ms),
+                                  .spin = std::chrono::microseconds(options->spin_us),
+                                  .pin = options->pin,
+                                  .delivery = static_cast<frameshm::Delivery>(options->delivery)});
     if (!consumer) return failed(consumer.error());
     *out = new frameshm_consumer{std::move(*consumer)};
     return FRAMESHM_OK;
@@ -356,5 +425,104 @@ uint64_t frameshm_frame_dropped_before(const frameshm_frame* f) { return f->fram
 int64_t frameshm_frame_publish_ns(const frameshm_frame* f) { return f->frame.publishNs(); }
 bool frameshm_frame_intact(frameshm_frame* f) { return f->frame.intact(); }
 void frameshm_frame_release(frameshm_frame* f) { delete f; }
+
+frameshm_status frameshm_frame_metadata(const frameshm_frame* f, frameshm_metadata** out) {
+  return guarded([&] {
+    if (f == nullptr || out == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "frame or out is NULL");
+    *out = nullptr;
+    auto metadata = f->frame.metadata();
+    if (!metadata) return failed(metadata.error());
+    *out = new frameshm_metadata{std::move(*metadata)};
+    return FRAMESHM_OK;
+  });
+}
+
+// ---- Metadata ----
+
+frameshm_status frameshm_metadata_create(frameshm_metadata** out) {
+  return guarded([&] {
+    if (out == nullptr) return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_create: out is NULL");
+    *out = new frameshm_metadata{};
+    return FRAMESHM_OK;
+  });
+}
+
+void frameshm_metadata_destroy(frameshm_metadata* m) {
+  delete m;
+}
+
+frameshm_status frameshm_metadata_set_int(frameshm_metadata* m, const char* key, int64_t value) {
+  return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setInt(k, value); });
+}
+frameshm_status frameshm_metadata_set_double(frameshm_metadata* m, const char* key, double value) {
+  return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setDouble(k, value); });
+}
+frameshm_status frameshm_metadata_set_string(frameshm_metadata* m, const char* key, const char* value) {
+  if (value == nullptr)
+    return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_string: value is NULL");
+  return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) { return md.setString(k, value); });
+}
+frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m, const char* key, const void* value,
+                                            size_t size) {
+  if (value == nullptr && size != 0)
+    return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_set_bytes: value is NULL");
+  return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) {
+    return md.setBytes(k, {static_cast<const std::byte*>(value), size});
+  });
+}
+frameshm_status frameshm_metadata_set_timestamp(frameshm_metadata* m, const char* key, int64_t ns,
+                                                int64_t durationNs) {
+  return setEntry(m, key, [&](frameshm::Metadata& md, std::string_view k) {
+    return md.setTimestamp(k, {.ns = ns, .durationNs = durationNs});
+  });
+}
+
+size_t frameshm_metadata_count(const frameshm_metadata* m) {
+  return metadataOf(m).size();
+}
+
+frameshm_status frameshm_metadata_entry(const frameshm_metadata* m, size_t index, const char** key,
+                                        frameshm_meta_type* type, const void** value, size_t* size) {
+  if (m == nullptr || index >= m->metadata.size()) {
+    return failed(FRAMESHM_INVALID_ARGUMENT, "frameshm_metadata_entry: no such entry");
+  }
+  const auto& entry = m->metadata.entries()[index];
+  set(key, entry.key.c_str());
+  set(type, static_cast<frameshm_meta_type>(entry.type));
+  set(value, static_cast<const void*>(entry.value.data()));
+  set(size, entry.value.size());
+  return FRAMESHM_OK;
+}
+
+frameshm_status frameshm_metadata_get_int(const frameshm_metadata* m, const char* key, int64_t* value) {
+  return guarded([&] {
+    const frameshm::MetaEntry* entry = nullptr;
+    if (auto status = findEntry(m, key, frameshm::MetaType::Int, &entry); status != FRAMESHM_OK)
+      return status;
+    set(value, *entry->asInt());
+    return FRAMESHM_OK;
+  });
+}
+frameshm_status frameshm_metadata_get_double(const frameshm_metadata* m, const char* key, double* value) {
+  return guarded([&] {
+    const frameshm::MetaEntry* entry = nullptr;
+    if (auto status = findEntry(m, key, frameshm::MetaType::Double, &entry); status != FRAMESHM_OK)
+      return status;
+    set(value, *entry->asDouble());
+    return FRAMESHM_OK;
+  });
+}
+frameshm_status frameshm_metadata_get_timestamp(const frameshm_metadata* m, const char* key, int64_t* ns,
+                                                int64_t* durationNs) {
+  return guarded([&] {
+    const frameshm::MetaEntry* entry = nullptr;
+    if (auto status = findEntry(m, key, frameshm::MetaType::Timestamp, &entry); status != FRAMESHM_OK)
+      return status;
+    const auto t = *entry->asTimestamp();
+    set(ns, t.ns);
+    set(durationNs, t.durationNs);
+    return FRAMESHM_OK;
+  });
+}
 
 }  // extern "C"

@@ -10,25 +10,40 @@ namespace frameshm::layout {
 using detail::quoted;
 namespace {
 
-constexpr std::uint64_t roundUpPage(std::uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
-
+constexpr std::uint64_t roundUpPage(std::uint64_t v) {
+  return (v + kPageSize - 1) & ~(kPageSize - 1);
+}
 
 }  // namespace
 
-Result<Geometry> computeGeometry(std::uint32_t slots, std::uint32_t readers, std::uint64_t frameSize) {
+Result<Geometry> computeGeometry(std::uint32_t slots, std::uint32_t readers, std::uint64_t frameSize,
+                                 std::uint32_t metadataBytes) {
   if (slots < kMinSlots || slots > kMaxSlots)
     return fail(ErrorCode::InvalidArgument, "slot count " + std::to_string(slots) + " is out of range (" +
-                                                std::to_string(kMinSlots) + ".." + std::to_string(kMaxSlots) + ")");
+                                                std::to_string(kMinSlots) + ".." + std::to_string(kMaxSlots) +
+                                                ")");
   if (readers < 1 || readers > kMaxReaders)
     return fail(ErrorCode::InvalidArgument, "reader count " + std::to_string(readers) +
                                                 " is out of range (1.." + std::to_string(kMaxReaders) + ")");
   if (frameSize == 0 || frameSize > kMaxSegmentSize / kMaxSlots)
     return fail(ErrorCode::InvalidArgument, "frame size " + std::to_string(frameSize) + " is out of range");
+  if (metadataBytes > kMaxMetadataBytes)
+    return fail(ErrorCode::InvalidArgument, "metadata size " + std::to_string(metadataBytes) +
+                                                " bytes per frame is out of range (0.." +
+                                                std::to_string(kMaxMetadataBytes) + ")");
   Geometry g{};
   g.slotTableOffset = sizeof(SegmentHeader);
   g.payloadOffset = roundUpPage(g.slotTableOffset + std::uint64_t{slots} * sizeof(SlotHeader));
   g.slotStride = roundUpPage(frameSize);
-  g.segmentSize = g.payloadOffset + std::uint64_t{slots} * g.slotStride;
+  // Metadata areas after the payloads, each on its own cache lines.
+  g.metadataCapacity = metadataBytes;
+  g.metadataOffset = g.payloadOffset + std::uint64_t{slots} * g.slotStride;
+  g.metadataStride = (std::uint64_t{metadataBytes} + 63) & ~std::uint64_t{63};
+  g.segmentSize = roundUpPage(g.metadataOffset + std::uint64_t{slots} * g.metadataStride);
+  if (g.segmentSize > kMaxSegmentSize)
+    return fail(ErrorCode::InvalidArgument, "a segment of " + std::to_string(g.segmentSize) +
+                                                " bytes is larger than frameshm allows (" +
+                                                std::to_string(kMaxSegmentSize) + ")");
   return g;
 }
 
@@ -80,12 +95,13 @@ Result<CheckedHeader> validate(const SegmentHeader& h, std::uint64_t realSize, s
 
   auto format = fromBlock(h.format);
   if (!format) return corrupt(format.error().message);
-  auto geometry = computeGeometry(h.slotCount, h.readerCapacity, format->frameSize);
+  auto geometry = computeGeometry(h.slotCount, h.readerCapacity, format->frameSize, h.metadataCapacity);
   if (!geometry) return corrupt(geometry.error().message);
   const Geometry& g = *geometry;
-  if (h.slotTableOffset != g.slotTableOffset ||
-      h.payloadOffset != g.payloadOffset || h.slotStride != g.slotStride || h.segmentSize != g.segmentSize)
-    return corrupt("its offsets do not match its slot count, reader count and frame size");
+  if (h.slotTableOffset != g.slotTableOffset || h.payloadOffset != g.payloadOffset ||
+      h.slotStride != g.slotStride || h.metadataOffset != g.metadataOffset ||
+      h.metadataStride != g.metadataStride || h.segmentSize != g.segmentSize)
+    return corrupt("its offsets do not match its slot count, reader count, frame size and metadata size");
   if (realSize < g.segmentSize)
     return corrupt("it is " + std::to_string(realSize) + " bytes, its header says " +
                    std::to_string(g.segmentSize) + " (truncated)");

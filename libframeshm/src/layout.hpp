@@ -7,6 +7,26 @@
 //   SegmentHeader                      offset 0
 //   SlotHeader[slotCount]              slotTableOffset (right after the header)
 //   payload of slot 0 .. slotCount-1   payloadOffset + i * slotStride (page aligned)
+//   metadata of slot 0 .. slotCount-1  metadataOffset + i * metadataStride (page aligned
+//                                      start, metadataCapacity bytes each; absent if 0)
+//
+// A slot's user metadata (SlotHeader::metadataSize bytes of its metadata
+// area) is written while the slot's sequence is odd, like its pixels, so a
+// reader that confirms the sequence has the metadata of that very frame. It
+// is a run of entries, back to back, each starting on a multiple of 8:
+//
+//   MetaEntryHeader (8 bytes: keyLength, type, reserved 0, valueLength)
+//   key   (keyLength bytes, 1..255, no NUL)
+//   value (valueLength bytes, by type: 0 bytes, any length; 1 UTF-8 string,
+//          any length, no terminator; 2 int64, 8 bytes; 3 IEEE double, 8
+//          bytes; 4 timestamp, 16 bytes: int64 ns then int64 duration ns
+//          (-1: none), the key naming the clock as GStreamer reference caps,
+//          e.g. "timestamp/x-ptp")
+//   zero padding to the next multiple of 8
+//
+// Numbers are in host byte order (both sides share one machine). The reader
+// copies the area out under the sequence check and validates every length
+// before it follows it (metadata.cpp).
 //
 // Only the producer maps it writable; readers map it read-only. What a reader
 // writes (pins, statistics, its waiting flag) is in its own ReaderControl, a
@@ -25,6 +45,9 @@
 // static_asserts at the end and by tests/layout_test.cpp.
 // Version 2: no reader table and no sem_t in the frame memory; one futex
 // word (wakeWord) for all readers; per-reader control memory.
+// Version 3: per-slot user metadata (metadataCapacity, metadataOffset,
+// metadataStride, SlotHeader::metadataSize); an abandoned slot's frameNumber
+// is zeroed, so that readers taking frames in order never take its stale number.
 //
 //   const auto* header = reinterpret_cast<const frameshm::layout::SegmentHeader*>(base);
 //   auto checked = frameshm::layout::validate(copyOf(*header), mappedBytes);
@@ -41,13 +64,14 @@
 namespace frameshm::layout {
 
 inline constexpr std::uint64_t kMagic = 0x4d4853454d415246ULL;  // "FRAMESHM" in memory order
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 inline constexpr std::uint32_t kMinSlots = 2;
 inline constexpr std::uint32_t kMaxSlots = 64;
 inline constexpr std::uint32_t kMaxReaders = 256;
 inline constexpr std::uint32_t kCapsCapacity = 4096;  // bytes, NUL included
 inline constexpr std::uint64_t kPageSize = 4096;
 inline constexpr std::uint64_t kMaxSegmentSize = 1ULL << 40;
+inline constexpr std::uint32_t kMaxMetadataBytes = 1u << 20;  // per slot
 
 // SegmentHeader::state holds a frameshm::FeedState (feed.hpp).
 using frameshm::FeedState;
@@ -88,7 +112,11 @@ struct SegmentHeader {
   std::uint64_t payloadOffset;
   std::uint64_t slotStride;  // bytes between the payloads of two slots
   FormatBlock format;
-  std::uint8_t reserved0[80];
+  std::uint32_t metadataCapacity;  // bytes of user metadata per slot, 0..kMaxMetadataBytes
+  std::uint32_t reserved3;
+  std::uint64_t metadataOffset;  // first slot's metadata area
+  std::uint64_t metadataStride;  // bytes between two slots' metadata areas
+  std::uint8_t reserved0[56];
 
   // Live state, on its own cache line: changed by the producer while it runs.
   alignas(64) std::uint32_t state;  // FeedState
@@ -104,15 +132,23 @@ struct SegmentHeader {
 };
 
 struct SlotHeader {
-  std::uint64_t sequence;     // odd while the producer writes the slot
-  std::uint64_t frameNumber;  // 1 for the feed's first frame
-  std::int64_t captureNs;     // CLOCK_MONOTONIC when the frame was captured
-  std::int64_t publishNs;     // CLOCK_MONOTONIC when it was published
-  std::int64_t pts;           // producer's presentation time in ns, -1 = none
-  std::int64_t duration;      // ns, -1 = none
-  std::uint64_t payloadSize;  // bytes of the payload in use, <= frameSize
-  std::uint32_t flags;        // FrameFlags
-  std::uint32_t reserved;
+  std::uint64_t sequence;      // odd while the producer writes the slot
+  std::uint64_t frameNumber;   // 1 for the feed's first frame
+  std::int64_t captureNs;      // CLOCK_MONOTONIC when the frame was captured
+  std::int64_t publishNs;      // CLOCK_MONOTONIC when it was published
+  std::int64_t pts;            // producer's presentation time in ns, -1 = none
+  std::int64_t duration;       // ns, -1 = none
+  std::uint64_t payloadSize;   // bytes of the payload in use, <= frameSize
+  std::uint32_t flags;         // FrameFlags
+  std::uint32_t metadataSize;  // bytes of the slot's metadata area in use, <= metadataCapacity
+};
+
+// The start of one metadata entry (see the top of this file).
+struct MetaEntryHeader {
+  std::uint16_t keyLength;
+  std::uint8_t type;  // frameshm::MetaType
+  std::uint8_t reserved;
+  std::uint32_t valueLength;
 };
 
 // At the start of a reader's control memory: written by the reader, read by
@@ -134,14 +170,18 @@ struct Geometry {
   std::uint64_t slotTableOffset;
   std::uint64_t payloadOffset;
   std::uint64_t slotStride;
+  std::uint64_t metadataOffset;
+  std::uint64_t metadataStride;
+  std::uint32_t metadataCapacity;
   std::uint64_t segmentSize;
   bool operator==(const Geometry&) const = default;
 };
 
-// Where everything goes for `slots` slots of `frameSize` bytes, admitting `readers` readers.
+// Where everything goes for `slots` slots of `frameSize` bytes and
+// `metadataBytes` of user metadata each, admitting `readers` readers.
 // Errors: InvalidArgument for counts out of range or a segment over kMaxSegmentSize.
 [[nodiscard]] Result<Geometry> computeGeometry(std::uint32_t slots, std::uint32_t readers,
-                                               std::uint64_t frameSize);
+                                               std::uint64_t frameSize, std::uint32_t metadataBytes = 0);
 
 // The validated facts a reader takes from a header. Nothing else of the
 // header is trusted.
@@ -179,6 +219,12 @@ static_assert(offsetof(SegmentHeader, caps) == 320);
 static_assert(alignof(SegmentHeader) == 64);
 static_assert(sizeof(SlotHeader) == 64);
 static_assert(offsetof(SlotHeader, payloadSize) == 48);
+static_assert(offsetof(SlotHeader, metadataSize) == 60);
+static_assert(offsetof(SegmentHeader, metadataCapacity) == 176);
+static_assert(offsetof(SegmentHeader, metadataOffset) == 184);
+static_assert(offsetof(SegmentHeader, metadataStride) == 192);
+static_assert(sizeof(MetaEntryHeader) == 8);
+static_assert(offsetof(MetaEntryHeader, valueLength) == 4);
 static_assert(offsetof(SegmentHeader, wakeWord) == 280);
 static_assert(offsetof(SegmentHeader, backend) == 72);
 static_assert(sizeof(ReaderControl) == 64);

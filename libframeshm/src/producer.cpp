@@ -152,6 +152,9 @@ struct ProducerState {
   std::byte* slotPayload(std::uint32_t index) const noexcept {
     return payload + std::uint64_t{index} * geometry.slotStride;
   }
+  std::byte* slotMetadata(std::uint32_t index) const noexcept {
+    return memory.mapping.data() + geometry.metadataOffset + std::uint64_t{index} * geometry.metadataStride;
+  }
 
   bool supersededByOther() const noexcept { return takenOver.load(std::memory_order_acquire); }
 
@@ -492,7 +495,8 @@ Result<std::unique_ptr<ProducerState>> ProducerState::open(ProducerOptions optio
   if (options.backend != Backend::Memfd && options.backend != Backend::Posix &&
       options.backend != Backend::SysV)
     return fail(ErrorCode::InvalidArgument, "unknown backend");
-  auto geometry = layout::computeGeometry(options.slots, options.maxReaders, options.format.frameSize);
+  auto geometry = layout::computeGeometry(options.slots, options.maxReaders, options.format.frameSize,
+                                          options.metadataBytes);
   if (!geometry) return std::unexpected(geometry.error());
 
   // The socket is the feed's name: whoever is bound to it owns the feed.
@@ -552,6 +556,9 @@ Result<void> ProducerState::initialise() {
   header->slotTableOffset = geometry.slotTableOffset;
   header->payloadOffset = geometry.payloadOffset;
   header->slotStride = geometry.slotStride;
+  header->metadataCapacity = geometry.metadataCapacity;
+  header->metadataOffset = geometry.metadataOffset;
+  header->metadataStride = geometry.metadataStride;
   header->format = layout::toBlock(options.format);
   header->capsLength = static_cast<std::uint32_t>(options.caps.size());
   std::memcpy(header->caps, options.caps.data(), options.caps.size());
@@ -570,7 +577,10 @@ void abandonSlot(ProducerState& state, std::uint32_t index) noexcept {
   state.slotOut = false;
   if (!state.usable()) return;
   // The bytes changed but the frame was never published: move the sequence on
-  // so that a stale view of the slot is seen as overwritten.
+  // so that a stale view of the slot is seen as overwritten, and clear the
+  // frame number, so that a reader taking frames in order does not take the
+  // slot's old number for a frame it still holds.
+  storeRelaxed(state.slots[index].frameNumber, std::uint64_t{0});
   state.sequence[index] += 1;
   storeRelease(state.slots[index].sequence, state.sequence[index]);
   state.writtenFrame[index] = 0;
@@ -585,7 +595,9 @@ WriteSlot::WriteSlot(WriteSlot&& other) noexcept
       data_(other.data_),
       format_(other.format_),
       index_(other.index_),
-      frameNumber_(other.frameNumber_) {}
+      frameNumber_(other.frameNumber_),
+      metadata_(other.metadata_),
+      metadataSize_(other.metadataSize_) {}
 
 WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
   if (this != &other) {
@@ -595,6 +607,8 @@ WriteSlot& WriteSlot::operator=(WriteSlot&& other) noexcept {
     format_ = other.format_;
     index_ = other.index_;
     frameNumber_ = other.frameNumber_;
+    metadata_ = other.metadata_;
+    metadataSize_ = other.metadataSize_;
   }
   return *this;
 }
@@ -605,6 +619,14 @@ WriteSlot::~WriteSlot() {
 
 std::byte* WriteSlot::plane(std::uint32_t plane) const noexcept {
   return detail::planeStart(data_.data(), format_, plane);
+}
+
+Result<void> WriteSlot::setMetadata(const Metadata& metadata) {
+  if (!owner_) return fail(ErrorCode::InvalidArgument, "the slot is empty (published or moved from)");
+  auto written = metadata.encode(metadata_);
+  if (!written) return std::unexpected(written.error());
+  metadataSize_ = static_cast<std::uint32_t>(*written);
+  return {};
 }
 
 Producer::Producer(std::unique_ptr<ProducerState> state) noexcept : state_(std::move(state)) {}
@@ -642,6 +664,7 @@ Result<WriteSlot> Producer::acquire() {
   slot.format_ = &s.options.format;
   slot.index_ = index;
   slot.frameNumber_ = s.nextFrame;
+  slot.metadata_ = std::span<std::byte>(s.slotMetadata(index), s.geometry.metadataCapacity);
   return slot;
 }
 
@@ -650,6 +673,7 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
     return fail(ErrorCode::InvalidArgument, "the slot was not acquired from this producer");
   ProducerState& s = *state_;
   const std::uint32_t index = slot.index_;
+  const std::uint32_t metadataSize = slot.metadataSize_;
   slot.owner_ = nullptr;  // consumed either way: published, or abandoned below
   if (!s.usable()) {
     s.slotOut = false;
@@ -673,6 +697,7 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
   detail::storeRelaxed(header.duration, meta.duration);
   detail::storeRelaxed(header.payloadSize, payloadSize);
   detail::storeRelaxed(header.flags, meta.flags);
+  detail::storeRelaxed(header.metadataSize, metadataSize);
   s.sequence[index] += 1;  // even again: the frame is complete
   detail::storeRelease(header.sequence, s.sequence[index]);
   s.writtenFrame[index] = number;
@@ -689,12 +714,19 @@ Result<std::uint64_t> Producer::publish(WriteSlot&& slot, const FrameMeta& meta)
 }
 
 Result<std::uint64_t> Producer::write(std::span<const std::byte> frame, const FrameMeta& meta) {
+  static const Metadata none;
+  return write(frame, meta, none);
+}
+
+Result<std::uint64_t> Producer::write(std::span<const std::byte> frame, const FrameMeta& meta,
+                                      const Metadata& metadata) {
   if (state_ && frame.size() > state_->options.format.frameSize)
     return fail(ErrorCode::InvalidArgument, "frame of " + std::to_string(frame.size()) +
                                                 " bytes is larger than the format's " +
                                                 std::to_string(state_->options.format.frameSize));
   auto slot = acquire();
   if (!slot) return std::unexpected(slot.error());
+  if (auto ok = slot->setMetadata(metadata); !ok) return std::unexpected(ok.error());
   std::memcpy(slot->data().data(), frame.data(), frame.size());
   FrameMeta withSize = meta;
   if (withSize.payloadSize == 0) withSize.payloadSize = frame.size();
@@ -740,6 +772,9 @@ std::uint32_t Producer::slotCount() const noexcept {
 }
 std::uint64_t Producer::segmentSize() const noexcept {
   return state_->geometry.segmentSize;
+}
+std::uint32_t Producer::metadataCapacity() const noexcept {
+  return state_->geometry.metadataCapacity;
 }
 Backend Producer::backend() const noexcept {
   return state_->options.backend;

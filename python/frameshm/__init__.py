@@ -22,10 +22,11 @@ from ._frameshm import *  # noqa: F401,F403
 from ._frameshm import (  # noqa: F401
     AbiMismatch, AlreadyProduced, Consumer, Corrupt, Error, FeedEnded, Frame, InvalidArgument, InvalidFeedName,
     InvalidState, NoFrame, NotFound, PermissionDenied, Producer, ProducerGone, ReadersFull, SystemCallError,
-    TakenOver, Timeout, UnsupportedFormat, WriteSlot, pixel_formats)
+    TakenOver, Timeout, Timestamp, UnsupportedFormat, WriteSlot, pixel_formats)
 
 __all__ = [
     "AbiMismatch", "AlreadyProduced", "Consumer", "Corrupt", "Error", "FeedEnded", "Frame", "InvalidArgument",
     "InvalidFeedName", "InvalidState", "NoFrame", "NotFound", "PermissionDenied", "Producer", "ProducerGone",
-    "ReadersFull", "SystemCallError", "TakenOver", "Timeout", "UnsupportedFormat", "WriteSlot", "pixel_formats",
+    "ReadersFull", "SystemCallError", "TakenOver", "Timeout", "Timestamp", "UnsupportedFormat", "WriteSlot",
+    "pixel_formats",
 ]

@@ -66,7 +66,7 @@ TEST_CASE(
   CHECK(doc.value("loadAverageBefore", nlohmann::json::array()).size() == 3);
 
   for (const char* scenario :
-       {"throughput", "publish", "fanout", "slowreader", "latency", "scale", "gstreamer"}) {
+       {"throughput", "publish", "fanout", "slowreader", "latency", "scale", "gstreamer", "recorder"}) {
     INFO(scenario);
     CHECK(!figures(doc, scenario).empty());
   }
@@ -117,6 +117,9 @@ TEST_CASE(
   positive("gstreamer", "shm.throughput.copy");
   positive("gstreamer", "shm.1080p.copy.p50");
   positive("scale", "readers32.cpuUs");
+  positive("publish", "1080p.meta4kSetUs");
+  positive("recorder", "recordedPercent");
+  positive("recorder", "producerFps");
   positive("scale", "slots16.segmentBytes");
   CHECK(number(figure(doc, "scale", "slots16.segmentBytes"), "value") >
         number(figure(doc, "scale", "slots3.segmentBytes"), "value"));

@@ -183,3 +183,101 @@ TEST_CASE("a C format describes the same layout as the C++ one, plane by plane")
   CHECK(frameshm_pixel_format_from_name("P010") == FRAMESHM_PIXEL_FORMAT_UNKNOWN);
   CHECK(frameshm_pixel_format_name(FRAMESHM_PIXEL_FORMAT_UNKNOWN) == nullptr);
 }
+
+TEST_CASE("metadata set through the C API reaches a C consumer, in order with sequential delivery") {
+  frameshm_format* format = nullptr;
+  REQUIRE(frameshm_format_create(FRAMESHM_PIXEL_FORMAT_GRAY8, 32, 8, 60, 1, &format) == FRAMESHM_OK);
+  const auto feed = uniqueFeed("c-meta");
+  FeedGuard guard(feed);
+  frameshm_producer_options options;
+  frameshm_producer_options_init(&options);
+  CHECK(options.metadata_bytes == 4096);
+  options.feed = feed.c_str();
+  options.format = format;
+  options.slots = 5;
+  options.metadata_bytes = 128;
+  frameshm_producer* producer = nullptr;
+  REQUIRE(frameshm_producer_create(&options, &producer) == FRAMESHM_OK);
+  frameshm_format_destroy(format);
+
+  frameshm_consumer_options consumerOptions;
+  frameshm_consumer_options_init(&consumerOptions);
+  CHECK(consumerOptions.delivery == FRAMESHM_DELIVERY_LATEST);
+  consumerOptions.feed = feed.c_str();
+  consumerOptions.delivery = FRAMESHM_DELIVERY_SEQUENTIAL;
+  frameshm_consumer* consumer = nullptr;
+  REQUIRE(frameshm_consumer_open(&consumerOptions, &consumer) == FRAMESHM_OK);
+
+  frameshm_metadata* m = nullptr;
+  REQUIRE(frameshm_metadata_create(&m) == FRAMESHM_OK);
+  const unsigned char blob[] = {1, 2, 3};
+  REQUIRE(frameshm_metadata_set_string(m, "camera", "cam-17") == FRAMESHM_OK);
+  REQUIRE(frameshm_metadata_set_double(m, "gain-db", 2.5) == FRAMESHM_OK);
+  REQUIRE(frameshm_metadata_set_bytes(m, "blob", blob, sizeof blob) == FRAMESHM_OK);
+  REQUIRE(frameshm_metadata_set_timestamp(m, "timestamp/x-ptp", 123456789, -1) == FRAMESHM_OK);
+  CHECK(frameshm_metadata_set_int(m, "", 1) == FRAMESHM_INVALID_ARGUMENT);
+  // Three frames, each with its own number; the reader then takes them in order.
+  std::vector<unsigned char> pixels(32 * 8);
+  for (int64_t n = 1; n <= 3; ++n) {
+    REQUIRE(frameshm_metadata_set_int(m, "n", n) == FRAMESHM_OK);
+    if (n == 2) {
+      void* data = nullptr;
+      REQUIRE(frameshm_producer_acquire(producer, &data, nullptr) == FRAMESHM_OK);
+      REQUIRE(frameshm_producer_set_metadata(producer, m) == FRAMESHM_OK);
+      REQUIRE(frameshm_producer_publish(producer, nullptr, nullptr) == FRAMESHM_OK);
+    } else {
+      REQUIRE(frameshm_producer_write_with_metadata(producer, pixels.data(), pixels.size(), nullptr, m,
+                                                    nullptr) == FRAMESHM_OK);
+    }
+    if (n == 1) {  // a sequential reader starts at the newest frame; then it goes in order
+      frameshm_frame* first = nullptr;
+      REQUIRE(frameshm_consumer_try_frame(consumer, &first) == FRAMESHM_OK);
+      frameshm_frame_release(first);
+    }
+  }
+  for (int64_t n = 2; n <= 3; ++n) {
+    frameshm_frame* frame = nullptr;
+    REQUIRE(frameshm_consumer_try_frame(consumer, &frame) == FRAMESHM_OK);
+    CHECK(frameshm_frame_number(frame) == static_cast<uint64_t>(n));
+    frameshm_metadata* got = nullptr;
+    REQUIRE(frameshm_frame_metadata(frame, &got) == FRAMESHM_OK);
+    CHECK(frameshm_metadata_count(got) == 5);
+    int64_t number = 0;
+    REQUIRE(frameshm_metadata_get_int(got, "n", &number) == FRAMESHM_OK);
+    CHECK(number == n);
+    double gain = 0;
+    REQUIRE(frameshm_metadata_get_double(got, "gain-db", &gain) == FRAMESHM_OK);
+    CHECK(gain == 2.5);
+    int64_t ns = 0, duration = 0;
+    REQUIRE(frameshm_metadata_get_timestamp(got, "timestamp/x-ptp", &ns, &duration) == FRAMESHM_OK);
+    CHECK(ns == 123456789);
+    CHECK(duration == -1);
+    const char* key = nullptr;
+    frameshm_meta_type type = FRAMESHM_META_INT;
+    const void* value = nullptr;
+    size_t size = 0;
+    REQUIRE(frameshm_metadata_entry(got, 0, &key, &type, &value, &size) == FRAMESHM_OK);
+    CHECK(std::string(key) == "camera");
+    CHECK(type == FRAMESHM_META_STRING);
+    CHECK(std::string(static_cast<const char*>(value), size) == "cam-17");
+    CHECK(frameshm_metadata_entry(got, 5, &key, &type, &value, &size) == FRAMESHM_INVALID_ARGUMENT);
+    CHECK(frameshm_metadata_get_int(got, "missing", &number) == FRAMESHM_NOT_FOUND);
+    CHECK(frameshm_metadata_get_int(got, "camera", &number) == FRAMESHM_INVALID_ARGUMENT);
+    frameshm_metadata_destroy(got);
+    frameshm_frame_release(frame);
+  }
+  frameshm_reader_stats stats;
+  frameshm_consumer_stats(consumer, &stats);
+  CHECK(stats.frames_dropped == 0);
+
+  // Too much for 128 bytes a frame: refused, nothing published.
+  REQUIRE(frameshm_metadata_set_string(m, "big", std::string(200, 'x').c_str()) == FRAMESHM_OK);
+  CHECK(frameshm_producer_write_with_metadata(producer, pixels.data(), pixels.size(), nullptr, m, nullptr) ==
+        FRAMESHM_INVALID_ARGUMENT);
+  CHECK(std::string(frameshm_last_error()).find("does not fit") != std::string::npos);
+  CHECK(frameshm_producer_set_metadata(producer, m) == FRAMESHM_INVALID_STATE);  // no slot acquired
+  CHECK(frameshm_producer_frames_published(producer) == 3);
+  frameshm_metadata_destroy(m);
+  frameshm_consumer_destroy(consumer);
+  frameshm_producer_destroy(producer);
+}

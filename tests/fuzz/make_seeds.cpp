@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Writes the fuzzer's seed corpus: the bytes of real segments made by the
-// Producer for a few small formats, before and after frames are published.
+// Producer for a few small formats, before and after frames (some with
+// metadata) are published.
 //
 //   make_seeds tests/fuzz/corpus
 #include <unistd.h>
@@ -43,13 +44,13 @@ int main(int argc, char** argv) {
   int n = 0;
   for (const Seed& s : seeds) {
     auto format = frameshm::makeFormat(s.format, s.width, s.height, {30, 1});
-    auto producer = frameshm::Producer::create(
-        {.feed = feed,
-         .format = *format,
-         .slots = s.slots,
-         .maxReaders = 2,
-         .caps = "video/x-raw",
-         .backend = frameshm::Backend::Posix});  // dumped from /dev/shm
+    auto producer = frameshm::Producer::create({.feed = feed,
+                                                .format = *format,
+                                                .slots = s.slots,
+                                                .maxReaders = 2,
+                                                .caps = "video/x-raw",
+                                                .backend = frameshm::Backend::Posix,  // dumped from /dev/shm
+                                                .metadataBytes = 256});
     if (!producer) {
       std::fprintf(stderr, "%s\n", producer.error().message.c_str());
       return 1;
@@ -57,6 +58,13 @@ int main(int argc, char** argv) {
     for (std::uint32_t f = 0; f < s.frames; ++f) {
       auto slot = producer->acquire();
       frameshm::writeStamp(slot->data(), slot->frameNumber());
+      // Metadata of every type on odd frames, none on even ones.
+      frameshm::Metadata m;
+      if (slot->frameNumber() % 2 == 1 &&
+          (!m.setInt("n", static_cast<std::int64_t>(slot->frameNumber())) || !m.setDouble("gain", 2.5) ||
+           !m.setString("camera", "cam0") || !m.setBytes("blob", std::vector<std::byte>(5)) ||
+           !m.setTimestamp("timestamp/x-ptp", {.ns = 42}) || !slot->setMetadata(m)))
+        return 1;
       (void)producer->publish(std::move(*slot));
     }
     if (!dump(feed, dir + "/seed-" + std::to_string(n++))) return 1;

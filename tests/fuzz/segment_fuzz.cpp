@@ -4,7 +4,8 @@
 // Each input is the bytes of a whole segment. The target validates its header
 // as raw bytes, then writes the bytes over a live POSIX-backend producer's
 // frame memory (so the feed is served and the reader takes it seriously),
-// opens it with the Consumer, reads frames in place, and truncates the file
+// opens it with the Consumer, reads frames in place with their metadata
+// (sequentially too), and truncates the file
 // under the reader to check that a short one is refused rather than read past
 // its end. Any crash, sanitizer report or hang is a bug in the reader's
 // validation. (The handshake is fuzzed by handshake_fuzz.cpp.)
@@ -38,6 +39,9 @@ void readFrames(frameshm::Consumer& consumer) {
     volatile auto sum = frameshm::checksum(frame->data());
     (void)sum;
     for (std::uint32_t p = 0; p < frame->format().planeCount; ++p) (void)frame->plane(p);
+    // The user's metadata: every length in it is checked before it is followed.
+    if (auto metadata = frame->metadata())
+      for (const auto& entry : metadata->entries()) (void)frameshm::checksum(entry.value);
     (void)frame->intact();
   }
 }
@@ -67,6 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     void* base = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
     if (base != MAP_FAILED) {
       std::memcpy(base, data, size);
+      if (auto sequential = Consumer::open({.feed = feed, .delivery = Delivery::Sequential})) {
+        readFrames(*sequential);
+      }
       if (auto consumer = Consumer::open({.feed = feed})) {
         readFrames(*consumer);
         // Truncated under a reader that already mapped it: refused, not a SIGBUS.

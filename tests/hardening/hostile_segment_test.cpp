@@ -15,8 +15,10 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "frameshm/consumer.hpp"
+#include "frameshm/metadata.hpp"
 #include "layout.hpp"
 #include "frameshm/producer.hpp"
 #include "frameshm/stamp.hpp"
@@ -95,7 +97,7 @@ TEST_CASE("a segment whose header fields were corrupted is refused with a clear 
   }
   SECTION("another ABI version") {
     h.abiVersion = 7;
-    requireRefused(feed, ErrorCode::AbiMismatch, "has ABI version 7, this library reads 2");
+    requireRefused(feed, ErrorCode::AbiMismatch, "has ABI version 7, this library reads 3");
   }
   SECTION("offsets beyond the mapping") {
     h.payloadOffset = h.segmentSize * 4;
@@ -181,6 +183,64 @@ TEST_CASE("a payload size larger than the frame is taken as a torn frame, and th
   auto next = consumer->tryFrame();
   REQUIRE(next);
   CHECK(next->number() == 3);
+}
+
+TEST_CASE(
+    "corrupted metadata lengths in a segment give the reader a clear error, and the frame still comes") {
+  const auto feed = uniqueFeed("meta-corrupt");
+  FeedGuard guard(feed);
+  auto producer = liveProducer(feed);
+  RawSegment raw(feed);
+  auto publishWithMetadata = [&] {
+    Metadata m;
+    REQUIRE(m.setString("camera", "cam-17"));
+    auto slot = producer.acquire();
+    REQUIRE(slot);
+    REQUIRE(slot->setMetadata(m));
+    REQUIRE(producer.publish(std::move(*slot)));
+    return raw.header().latestSlot - 1;
+  };
+  auto consumer = Consumer::open({.feed = feed});
+  REQUIRE(consumer);
+  const auto& h = raw.header();
+
+  SECTION("a metadata size over the feed's capacity") {
+    raw.slot(publishWithMetadata()).metadataSize = h.metadataCapacity + 1;
+    auto frame = consumer->tryFrame();
+    REQUIRE(frame);
+    CHECK(frame->intact());
+    auto metadata = frame->metadata();
+    REQUIRE_FALSE(metadata);
+    CHECK(metadata.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(metadata.error().message, Catch::Contains("claims 4097 bytes of metadata") &&
+                                             Catch::Contains("at most 4096") && Catch::Contains(feed));
+  }
+  SECTION("readInto reports a metadata size over the capacity instead of hiding it") {
+    raw.slot(publishWithMetadata()).metadataSize = h.metadataCapacity + 1;
+    std::vector<std::byte> buffer(consumer->format().frameSize);
+    auto info = consumer->readInto(buffer, 1s);
+    REQUIRE_FALSE(info);
+    CHECK(info.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(info.error().message, Catch::Contains("claims 4097 bytes of metadata"));
+  }
+  SECTION("an entry whose value length runs past the metadata in use") {
+    const std::uint32_t index = publishWithMetadata();
+    std::byte* area = raw.bytes() + h.metadataOffset + index * h.metadataStride;
+    const std::uint32_t huge = 0xffff'fff0u;
+    std::memcpy(area + offsetof(layout::MetaEntryHeader, valueLength), &huge, sizeof huge);
+    auto frame = consumer->tryFrame();
+    REQUIRE(frame);
+    auto metadata = frame->metadata();
+    REQUIRE_FALSE(metadata);
+    CHECK(metadata.error().code == ErrorCode::Corrupt);
+    CHECK_THAT(metadata.error().message, Catch::Contains("entry 0") && Catch::Contains("run past the end"));
+  }
+  // The reader goes on: the next honest frame's metadata reads.
+  publishWithMetadata();
+  auto next = consumer->tryFrame();
+  REQUIRE(next);
+  REQUIRE(next->metadata());
+  CHECK(next->metadata()->find("camera")->asString() == "cam-17");
 }
 
 TEST_CASE("a segment truncated after the reader mapped it is refused, not read past its end") {

@@ -55,6 +55,12 @@ def checksum_reader():
 
 
 @pytest.fixture
+def meta_producer():
+    """The C++ producer of frames whose pixels and metadata both carry their number."""
+    return _tool("FRAMESHM_TEST_META_PRODUCER")
+
+
+@pytest.fixture
 def producer_program():
     return _tool("FRAMESHM_TEST_PRODUCER")
 

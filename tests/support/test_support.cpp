@@ -81,7 +81,8 @@ std::vector<int> sysvSegments(pid_t creator) {
   for (int index = 0; index <= highest; ++index) {
     shmid_ds ds{};
     const int id = shmctl(index, SHM_STAT, &ds);
-    if (id >= 0 && ds.shm_perm.cuid == geteuid() && (creator == 0 || ds.shm_cpid == creator)) ids.push_back(id);
+    if (id >= 0 && ds.shm_perm.cuid == geteuid() && (creator == 0 || ds.shm_cpid == creator))
+      ids.push_back(id);
   }
   return ids;
 }
@@ -225,6 +226,15 @@ void Child::kill(int signal) noexcept {
 int Child::stop(std::chrono::milliseconds grace) {
   kill(SIGINT);
   return wait(grace);
+}
+
+bool waitForReaders(const Producer& producer, std::uint32_t count, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (producer.readerCount() < count) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 BackgroundPublisher::BackgroundPublisher(Producer& producer, std::chrono::milliseconds interval)

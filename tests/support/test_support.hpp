@@ -152,6 +152,9 @@ class BackgroundPublisher {
   std::thread thread_;
 };
 
+// Waits until `producer` has at least `count` readers; false at the timeout (a hang guard).
+bool waitForReaders(const Producer& producer, std::uint32_t count, std::chrono::milliseconds timeout);
+
 // The whole contents of a file ("" if it cannot be read).
 std::string readFile(const std::string& path);
 

@@ -14,6 +14,15 @@
 // kept from the producer while the Frame lives, provided the feed has at
 // least 2 + (readers that pin) slots.
 //
+// Delivery::Latest (the default) hands out the newest frame and skips older
+// ones. Delivery::Sequential (a recorder) hands out every frame in order
+// while the reader stays within the ring, and when it falls further behind
+// than the slots hold, skips to the oldest frame left, counting the lost ones
+// in stats().framesDropped and Frame::droppedBefore(). The producer never
+// waits for either. A sequential reader may lag `slots - 2 - pins` frames
+// without a loss, pins being the slots other readers hold pinned (one slot is
+// being written, one is the reader's own).
+//
 // A consumer follows its feed: when the producer ends, dies or is replaced,
 // waitFrame reports it once (FeedEnded, ProducerGone) and later calls wait
 // for the feed to come back, maybe with another format (check generation()).
@@ -39,8 +48,15 @@
 #include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/frame_meta.hpp"
+#include "frameshm/metadata.hpp"
 
 namespace frameshm {
+
+// Which frame a reader gets next.
+enum class Delivery {
+  Latest,      // the newest frame; older ones are skipped
+  Sequential,  // the next frame in order while the ring still holds it
+};
 
 struct ConsumerOptions {
   std::string feed{};  // required
@@ -61,6 +77,7 @@ struct ConsumerOptions {
   // Give this consumer a pollable descriptor (pollFd()); costs the producer
   // one write() per frame for this reader only.
   bool pollable = false;
+  Delivery delivery = Delivery::Latest;
 };
 
 struct ReaderStats {
@@ -119,6 +136,12 @@ class Frame {
   [[nodiscard]] std::uint64_t droppedBefore() const noexcept { return droppedBefore_; }
   // The generation (segment) the frame came from.
   [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  // The frame's user metadata, copied out with the frame's header and
+  // validated here. Errors: Corrupt (a size or an entry that an honest
+  // producer cannot have written), naming the frame and the fault.
+  [[nodiscard]] Result<Metadata> metadata() const;
+  // The encoded metadata as copied out of the slot (see metadata()).
+  [[nodiscard]] std::span<const std::byte> metadataBytes() const noexcept { return metadata_; }
   // True if the producer has not touched the slot since the frame was taken,
   // so everything read from data() so far is this frame. A false answer is
   // counted as a torn read in the consumer's stats (once per Frame).
@@ -138,6 +161,9 @@ class Frame {
   std::uint64_t droppedBefore_ = 0;
   std::uint64_t generation_ = 0;
   bool tornCounted_ = false;
+  std::vector<std::byte> metadata_;
+  std::uint64_t metadataClaimed_ = 0;  // what the slot said, when over its capacity
+  std::uint32_t metadataCapacity_ = 0;
 };
 
 // What readInto returns: the frame's facts, its bytes being in the caller's buffer.
@@ -148,6 +174,8 @@ struct FrameInfo {
   std::uint64_t droppedBefore = 0;
   std::uint64_t generation = 0;
   std::uint64_t bytes = 0;
+  // The frame's user metadata, encoded; Metadata::decode validates it.
+  std::vector<std::byte> metadata;
 };
 
 class Consumer {
@@ -179,7 +207,8 @@ class Consumer {
   [[nodiscard]] Result<Frame> tryFrame();
   // Waits like waitFrame, copies the frame into `out` (at least frameSize
   // bytes) and confirms it intact; a torn copy is retried, never returned.
-  // Errors: InvalidArgument (buffer too small), and as waitFrame.
+  // Errors: InvalidArgument (buffer too small), Corrupt (the frame's metadata
+  // is malformed: Frame::metadata(); the next call goes on), and as waitFrame.
   [[nodiscard]] Result<FrameInfo> readInto(std::span<std::byte> out, std::chrono::microseconds timeout);
 
   // With ConsumerOptions::pollable, a descriptor for poll/epoll/GLib/Qt/asyncio
@@ -201,6 +230,9 @@ class Consumer {
   [[nodiscard]] std::uint64_t generation() const noexcept;
   [[nodiscard]] std::uint32_t producerPid() const noexcept;
   [[nodiscard]] std::uint32_t slotCount() const noexcept;
+  // Bytes of user metadata a frame of this feed can carry.
+  [[nodiscard]] std::uint32_t metadataCapacity() const noexcept;
+  [[nodiscard]] Delivery delivery() const noexcept;
   [[nodiscard]] ReaderStats stats() const noexcept;
 
   // Frames per second measured over the last second of frames.

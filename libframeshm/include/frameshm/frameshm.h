@@ -148,6 +148,58 @@ typedef struct frameshm_frame_meta {
 /* Sets every field to its "not known" default. */
 FRAMESHM_API void frameshm_frame_meta_init(frameshm_frame_meta* meta);
 
+/* ---- The user's metadata (as frameshm::Metadata) ---------------------- */
+
+/* Named, typed entries that travel with a frame, under the same sequence
+ * counter as its pixels. The values are those of frameshm::MetaType. */
+typedef enum frameshm_meta_type {
+  FRAMESHM_META_BYTES = 0,
+  FRAMESHM_META_STRING = 1, /* UTF-8, no terminator in the segment */
+  FRAMESHM_META_INT = 2,    /* int64_t */
+  FRAMESHM_META_DOUBLE = 3,
+  FRAMESHM_META_TIMESTAMP = 4 /* ns and duration ns; the key names the clock, e.g. "timestamp/x-ptp" */
+} frameshm_meta_type;
+
+typedef struct frameshm_metadata frameshm_metadata;
+
+/* An empty list of entries. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY. */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_create(frameshm_metadata** out);
+/* NULL is ignored. */
+FRAMESHM_API void frameshm_metadata_destroy(frameshm_metadata* metadata);
+/* Each set replaces an entry of the same key or appends one. Keys are 1..255
+ * bytes. Errors: INVALID_ARGUMENT (bad key, NULL). */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_int(frameshm_metadata* m,
+                                                                          const char* key, int64_t value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_double(frameshm_metadata* m,
+                                                                             const char* key, double value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_string(frameshm_metadata* m,
+                                                                             const char* key,
+                                                                             const char* value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_bytes(frameshm_metadata* m,
+                                                                            const char* key,
+                                                                            const void* value, size_t size);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_set_timestamp(frameshm_metadata* m,
+                                                                                const char* key, int64_t ns,
+                                                                                int64_t duration_ns);
+/* Entries, in order. */
+FRAMESHM_API size_t frameshm_metadata_count(const frameshm_metadata* m);
+/* Entry `index`: its key (NUL-terminated), type, and value bytes as encoded
+ * (host order). Pointers are borrowed: valid until `m` changes or is
+ * destroyed. Any out pointer may be NULL. Errors: INVALID_ARGUMENT (index). */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_entry(const frameshm_metadata* m,
+                                                                        size_t index, const char** key,
+                                                                        frameshm_meta_type* type,
+                                                                        const void** value, size_t* size);
+/* The value of `key` as its type. Errors: NOT_FOUND (no such key),
+ * INVALID_ARGUMENT (the entry is of another type). */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_get_int(const frameshm_metadata* m,
+                                                                          const char* key, int64_t* value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_get_double(const frameshm_metadata* m,
+                                                                             const char* key, double* value);
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_metadata_get_timestamp(const frameshm_metadata* m,
+                                                                                const char* key, int64_t* ns,
+                                                                                int64_t* duration_ns);
+
 /* ---- Producer ---------------------------------------------------------- */
 
 typedef struct frameshm_producer frameshm_producer;
@@ -160,6 +212,7 @@ typedef struct frameshm_producer_options {
   uint32_t mode;                  /* permissions, default 0600; 0660 opens it to the group */
   bool replace;                   /* take over a feed a live producer holds (default false) */
   const char* caps;               /* GStreamer caps string, or NULL */
+  uint32_t metadata_bytes;        /* user metadata per frame, 0..1 MiB (default 4096) */
 } frameshm_producer_options;
 
 /* Fills `options` with the defaults above (feed and format NULL). */
@@ -187,6 +240,16 @@ FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_acquire(frames
 FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_publish(frameshm_producer* producer,
                                                                           const frameshm_frame_meta* meta,
                                                                           uint64_t* number);
+/* Sets the acquired slot's metadata (replacing any set before). Errors:
+ * INVALID_STATE (no slot acquired), INVALID_ARGUMENT (it does not fit the
+ * feed's metadata_bytes: nothing is truncated). */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status
+frameshm_producer_set_metadata(frameshm_producer* producer, const frameshm_metadata* metadata);
+/* As frameshm_producer_write, with metadata (may be NULL). Errors: also as
+ * set_metadata (then nothing is published). */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_producer_write_with_metadata(
+    frameshm_producer* producer, const void* data, size_t size, const frameshm_frame_meta* meta,
+    const frameshm_metadata* metadata, uint64_t* number);
 /* Gives the acquired slot up unpublished (nothing if none is acquired). */
 FRAMESHM_API void frameshm_producer_abandon(frameshm_producer* producer);
 /* Starts a new generation with another format (copied) and caps (may be NULL). */
@@ -205,11 +268,18 @@ FRAMESHM_API uint64_t frameshm_producer_frames_published(const frameshm_producer
 typedef struct frameshm_consumer frameshm_consumer;
 typedef struct frameshm_frame frameshm_frame;
 
+/* Which frame a reader gets next (as frameshm::Delivery). */
+typedef enum frameshm_delivery {
+  FRAMESHM_DELIVERY_LATEST = 0,    /* the newest frame; older ones are skipped */
+  FRAMESHM_DELIVERY_SEQUENTIAL = 1 /* every frame in order while the ring holds it (a recorder) */
+} frameshm_delivery;
+
 typedef struct frameshm_consumer_options {
   const char* feed;         /* required */
   int64_t open_timeout_ms;  /* how long open waits for the feed; negative: forever (default 0) */
   int64_t spin_us;          /* spin this long around a frame's expected arrival (default 0) */
   bool pin;                 /* keep each frame's slot from the producer while it lives (default false) */
+  frameshm_delivery delivery; /* default FRAMESHM_DELIVERY_LATEST */
 } frameshm_consumer_options;
 
 typedef struct frameshm_reader_stats {
@@ -265,6 +335,11 @@ FRAMESHM_API int64_t frameshm_frame_publish_ns(const frameshm_frame* frame);
 /* True if the producer has not touched the slot since the frame was taken, so
  * everything read from it so far is this frame. */
 FRAMESHM_API bool frameshm_frame_intact(frameshm_frame* frame);
+/* A copy of the frame's metadata, validated; free it with
+ * frameshm_metadata_destroy. Errors: CORRUPT (a length or entry its
+ * producer cannot honestly have written), INVALID_ARGUMENT. */
+FRAMESHM_API FRAMESHM_NODISCARD frameshm_status frameshm_frame_metadata(const frameshm_frame* frame,
+                                                                        frameshm_metadata** out);
 /* Releases the frame (and its pin). NULL is ignored. */
 FRAMESHM_API void frameshm_frame_release(frameshm_frame* frame);
 

@@ -21,6 +21,7 @@
 //   if (!producer) return fail(producer.error());
 //   auto slot = producer->acquire();
 //   fill(slot->data());
+//   (void)slot->setMetadata(cameraMetadata);  // optional: the user's entries
 //   auto published = producer->publish(std::move(*slot), {.captureNs = capturedAt});
 #pragma once
 
@@ -37,6 +38,7 @@
 #include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/frame_meta.hpp"
+#include "frameshm/metadata.hpp"
 
 namespace frameshm {
 
@@ -59,6 +61,9 @@ struct ProducerOptions {
   // access to the segment.
   std::vector<uid_t> allowedUids{};
   std::vector<gid_t> allowedGids{};
+  // Bytes of user metadata each frame can carry (metadata.hpp), 0..1 MiB;
+  // 0: none. Costs slots x this much memory.
+  std::uint32_t metadataBytes = 4096;
 };
 
 namespace detail {
@@ -87,6 +92,13 @@ class WriteSlot {
   [[nodiscard]] std::uint64_t frameNumber() const noexcept { return frameNumber_; }
   [[nodiscard]] std::uint32_t index() const noexcept { return index_; }
   [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
+  // Sets the frame's user metadata (replacing any set before on this slot).
+  // Errors: InvalidArgument if it does not fit ProducerOptions::metadataBytes
+  // (nothing is truncated: the slot keeps what it had), or for an empty slot.
+  [[nodiscard]] Result<void> setMetadata(const Metadata& metadata);
+  // Bytes of metadata set on this slot so far, and how many it can hold.
+  [[nodiscard]] std::size_t metadataSize() const noexcept { return metadataSize_; }
+  [[nodiscard]] std::size_t metadataCapacity() const noexcept { return metadata_.size(); }
 
  private:
   friend class Producer;
@@ -96,6 +108,8 @@ class WriteSlot {
   const FrameFormat* format_ = nullptr;
   std::uint32_t index_ = 0;
   std::uint64_t frameNumber_ = 0;
+  std::span<std::byte> metadata_;  // the slot's metadata area
+  std::uint32_t metadataSize_ = 0;
 };
 
 struct ProducerStats {
@@ -131,6 +145,10 @@ class Producer {
   // Copies `frame` (at most frameSize bytes) into a slot and publishes it.
   // Returns the frame number. Errors: as acquire and publish.
   [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame, const FrameMeta& meta = {});
+  // As above, with the frame's user metadata. Errors: also as setMetadata
+  // (then nothing is published).
+  [[nodiscard]] Result<std::uint64_t> write(std::span<const std::byte> frame, const FrameMeta& meta,
+                                            const Metadata& metadata);
 
   // Starts a new generation of the feed with another format or caps: the
   // current segment is marked superseded and a new one takes the name.
@@ -148,6 +166,8 @@ class Producer {
   [[nodiscard]] std::uint32_t readerCount() const noexcept;
   [[nodiscard]] ProducerStats stats() const noexcept;
   [[nodiscard]] Backend backend() const noexcept;
+  // Bytes of user metadata each frame can carry.
+  [[nodiscard]] std::uint32_t metadataCapacity() const noexcept;
   // Bytes the frame memory occupies.
   [[nodiscard]] std::uint64_t segmentSize() const noexcept;
 
