@@ -26,11 +26,11 @@
 
 #include "capture.hpp"
 #include "frameshm/clock.hpp"
+#include "frameshm/feed.hpp"
 #include "frameshm/format.hpp"
 #include "frameshm/metadata.hpp"
 #include "frameshm/opencv.hpp"
 #include "frameshm/producer.hpp"
-#include "frameshm/feed.hpp"
 #include "frameshm/stamp.hpp"
 #include "pattern.hpp"
 #include "program_support.hpp"
@@ -51,7 +51,9 @@ struct Options {
   bool fpsGiven = false;
   bool sizeGiven = false;
   std::uint64_t frames = 0;
-  std::uint32_t slots = 3;
+  // As frameshmsink's default: a default zero-copy frameshmsrc hands up to
+  // three frames downstream without a copy (README, "Zero copy").
+  std::uint32_t slots = 6;
   std::string mode = "0600";
   std::string backend = "memfd";
   bool replace = false;

@@ -270,6 +270,7 @@ struct ConsumerState {
   std::uint64_t framesDropped = 0;
   std::uint64_t generations = 0;
   std::uint64_t lastFrame = 0;  // of the current attachment
+  bool firstTaken = false;      // the frame taken last was the attachment's first
   std::int64_t lastPublishNs = 0;
   std::int64_t intervalNs = 0;  // smoothed publish interval, for spinning
   RateMeter rate;
@@ -401,6 +402,7 @@ struct ConsumerState {
                const FrameMeta& meta) {
     Attachment& a = *current;
     const std::uint64_t dropped = lastFrame != 0 && number > lastFrame + 1 ? number - lastFrame - 1 : 0;
+    firstTaken = lastFrame == 0;
     if (lastPublishNs != 0 && publishNs > lastPublishNs) {
       const std::int64_t interval = (publishNs - lastPublishNs) / static_cast<std::int64_t>(dropped + 1);
       intervalNs = intervalNs == 0 ? interval : (intervalNs * 7 + interval) / 8;
@@ -642,9 +644,14 @@ Result<FrameInfo> Consumer::readInto(std::span<std::byte> out, std::chrono::micr
                                                   std::to_string(frame->data().size()) + ")");
     std::memcpy(out.data(), frame->data().data(), frame->data().size());
     if (!frame->intact()) {
-      // Never delivered: it counts as missed, not read.
+      // Never delivered: it counts as missed, not read; unless it was the
+      // first frame since attaching, which follows no delivered frame, so
+      // there is no gap yet (framesDropped counts gaps between delivered frames).
       --state_->framesRead;
-      ++state_->framesDropped;
+      if (state_->firstTaken)
+        state_->lastFrame = 0;
+      else
+        ++state_->framesDropped;
       continue;
     }
     // The pixels are fine, but a malformed metadata area is reported, not hidden.
