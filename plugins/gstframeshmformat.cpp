@@ -213,4 +213,13 @@ GstClockTime clockFromMonotonic(GstElement* element, std::int64_t monotonic) {
   return static_cast<GstClockTime>(static_cast<std::int64_t>(now) - age);
 }
 
+void getStatsProperty(GstStructure* stats, bool wholeStructure, GValue* value, GParamSpec* pspec) {
+  if (wholeStructure) {
+    g_value_take_boxed(value, stats);
+    return;
+  }
+  g_value_copy(gst_structure_get_value(stats, g_param_spec_get_name(pspec)), value);
+  gst_structure_free(stats);
+}
+
 }  // namespace frameshm::gst

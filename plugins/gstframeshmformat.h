@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // gstframeshmformat.h — what frameshmsink and frameshmsrc share: the mapping
-// between GStreamer's video formats, caps and clocks and libframeshm's.
+// between GStreamer's video formats, caps and clocks and libframeshm's, and
+// the reading of their `stats` property.
 //
 // libframeshm knows nothing of GStreamer, so this is where a GstVideoInfo
 // becomes a frameshm::FrameFormat and back, where a frame is repacked when
@@ -76,5 +77,10 @@ void copyFrame(const std::byte* src, const FrameFormat& from, GstVideoFrame& dst
 // The time `element`'s clock showed at CLOCK_MONOTONIC `monotonic`, or
 // GST_CLOCK_TIME_NONE when the element has no clock or the time is unknown.
 [[nodiscard]] GstClockTime clockFromMonotonic(GstElement* element, std::int64_t monotonic);
+
+// get_property for the read-only counters of either element, all kept in one
+// `stats` structure (taken, freed here): the whole structure for the `stats`
+// property, otherwise the field named like the property.
+void getStatsProperty(GstStructure* stats, bool wholeStructure, GValue* value, GParamSpec* pspec);
 
 }  // namespace frameshm::gst

@@ -59,8 +59,8 @@
 #include "frameshm/feeds.hpp"
 #include "frameshm/producer.hpp"
 #include "gstframeshmformat.h"
-#include "gstframeshmpool.h"
 #include "gstframeshmmeta.h"
+#include "gstframeshmpool.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_frameshm_sink_debug);
 #define GST_CAT_DEFAULT gst_frameshm_sink_debug
@@ -239,13 +239,7 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
 static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
   if (id >= PROP_READERS) {
-    GstStructure* stats = sinkStats(self);
-    if (id == PROP_STATS) {
-      g_value_take_boxed(value, stats);
-      return;
-    }
-    g_value_copy(gst_structure_get_value(stats, g_param_spec_get_name(pspec)), value);
-    gst_structure_free(stats);
+    frameshm::gst::getStatsProperty(sinkStats(self), id == PROP_STATS, value, pspec);
     return;
   }
   GST_OBJECT_LOCK(self);

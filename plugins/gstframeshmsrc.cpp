@@ -450,13 +450,7 @@ static void gst_frameshm_src_set_property(GObject* object, guint id, const GValu
 static void gst_frameshm_src_get_property(GObject* object, guint id, GValue* value, GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SRC(object);
   if (id >= PROP_FRAMES_READ) {
-    GstStructure* stats = srcStats(self);
-    if (id == PROP_STATS) {
-      g_value_take_boxed(value, stats);
-      return;
-    }
-    g_value_copy(gst_structure_get_value(stats, g_param_spec_get_name(pspec)), value);
-    gst_structure_free(stats);
+    frameshm::gst::getStatsProperty(srcStats(self), id == PROP_STATS, value, pspec);
     return;
   }
   GST_OBJECT_LOCK(self);

@@ -13,38 +13,37 @@ using frameshm::test::FeedGuard;
 using frameshm::test::TempDir;
 using frameshm::test::uniqueFeed;
 
-TEST_CASE("ffprobe reports H.264 and the feed's size") {
+namespace {
+
+// ffprobe's view of a feed of `width`x`height` served with `options`.
+void checkProbe(const std::string& name, const std::vector<std::string>& options, int width, int height,
+                const std::string& codec) {
   TempDir dir;
-  const auto feed = uniqueFeed("rtsp-probe");
+  const auto feed = uniqueFeed(name);
   FeedGuard guard(feed);
-  auto producer = startProducer(dir, feed, 320, 240);
-  auto server = startServer(dir, {"--feed", feed});
+  auto producer = startProducer(dir, feed, width, height);
+  std::vector<std::string> args{"--feed", feed};
+  args.insert(args.end(), options.begin(), options.end());
+  auto server = startServer(dir, args);
   REQUIRE(server.port > 0);
   REQUIRE(server.waitForMount(feed));
   const auto probe = run(dir, "ffprobe", ffprobe(server.url(feed)));
   INFO(probe.err);
   CHECK(probe.code == 0);
-  CHECK(probe.out.find("codec_name=h264") != std::string::npos);
-  CHECK(probe.out.find("width=320") != std::string::npos);
-  CHECK(probe.out.find("height=240") != std::string::npos);
+  CHECK(probe.out.find("codec_name=" + codec) != std::string::npos);
+  CHECK(probe.out.find("width=" + std::to_string(width)) != std::string::npos);
+  CHECK(probe.out.find("height=" + std::to_string(height)) != std::string::npos);
   CHECK(server.process.child.stop(10s) == 0);
 }
 
+}  // namespace
+
+TEST_CASE("ffprobe reports H.264 and the feed's size") {
+  checkProbe("rtsp-probe", {}, 320, 240, "h264");
+}
+
 TEST_CASE("with --codec jpeg ffprobe reports motion JPEG at the feed's size") {
-  TempDir dir;
-  const auto feed = uniqueFeed("rtsp-jpeg");
-  FeedGuard guard(feed);
-  auto producer = startProducer(dir, feed, 352, 288);
-  auto server = startServer(dir, {"--feed", feed, "--codec", "jpeg"});
-  REQUIRE(server.port > 0);
-  REQUIRE(server.waitForMount(feed));
-  const auto probe = run(dir, "ffprobe", ffprobe(server.url(feed)));
-  INFO(probe.err);
-  CHECK(probe.code == 0);
-  CHECK(probe.out.find("codec_name=mjpeg") != std::string::npos);
-  CHECK(probe.out.find("width=352") != std::string::npos);
-  CHECK(probe.out.find("height=288") != std::string::npos);
-  CHECK(server.process.child.stop(10s) == 0);
+  checkProbe("rtsp-jpeg", {"--codec", "jpeg"}, 352, 288, "mjpeg");
 }
 
 TEST_CASE("ffmpeg records 60 frames that decode without an error") {
