@@ -2,14 +2,14 @@
 // Per-frame user metadata: its encoding, its bounds on the write side, its
 // validation on the read side, and that it always belongs to the frame whose
 // pixels it came with.
-#include <catch2/catch.hpp>
+#include "frameshm/metadata.hpp"
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "frameshm/consumer.hpp"
-#include "frameshm/metadata.hpp"
 #include "frameshm/producer.hpp"
 #include "frameshm/stamp.hpp"
 #include "test_support.hpp"
@@ -280,9 +280,6 @@ bool matches(const Metadata& m, std::uint64_t n) {
 TEST_CASE("metadata and pixels always belong to the same frame while the producer overwrites slots") {
   const auto feed = uniqueFeed("meta-race");
   FeedGuard guard(feed);
-  // Few slots and no pins: the producer overwrites the slots readers read.
-  auto producer = Producer::create({.feed = feed, .format = smallFormat(), .slots = 2});
-  REQUIRE(producer);
   ResultPipe<RoundTripReport> pipe;
   auto reader = Child::fork([&] {
     RoundTripReport report;
@@ -304,6 +301,11 @@ TEST_CASE("metadata and pixels always belong to the same frame while the produce
     pipe.send(report);
     return 0;
   });
+  // Forked before the producer exists, while this process has no other thread
+  // (under TSan a child of a threaded process may not start threads).
+  // Few slots and no pins: the producer overwrites the slots readers read.
+  auto producer = Producer::create({.feed = feed, .format = smallFormat(), .slots = 2});
+  REQUIRE(producer);
   REQUIRE(waitForReaders(*producer, 1, 10s));
 
   constexpr std::uint64_t kFrames = 1'000'000;
@@ -315,7 +317,7 @@ TEST_CASE("metadata and pixels always belong to the same frame while the produce
     REQUIRE(producer->publish(std::move(*slot)));
   }
   producer->end();
-  auto report = pipe.receive(120s);
+  auto report = pipe.receive(400s);  // a hang guard: 1M frames take minutes under TSan
   REQUIRE(reader.wait(10s) == 0);
   REQUIRE(report);
   INFO("delivered " << report->delivered << ", intact " << report->intact);
