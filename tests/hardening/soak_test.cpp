@@ -187,6 +187,13 @@ TEST_CASE("soak: readers come, go and die while the producer restarts") {
   CHECK(accepted > 0);
   CHECK(leaked == 0);
   CHECK(warmRss > 0);
+#if defined(__SANITIZE_THREAD__)
+  // TSan keeps shadow memory and a history per thread that grow with every
+  // thread it has seen (each reader's watcher): not the producer's heap. The
+  // plain and ASan passes (with LeakSanitizer) hold this bound.
+  WARN("RSS bound not checked under ThreadSanitizer");
+#else
   CHECK(endRss <= warmRss + 1024);  // stable: no growth with restarts and readers
+#endif
   CHECK_FALSE(frameshm::test::segmentExists(feed));
 }
