@@ -29,14 +29,7 @@ inline std::string consumer() {
   return FRAMESHM_CONSUMER;
 }
 
-// A started program and where its output goes.
-struct Running {
-  frameshm::test::Child child;
-  std::string outPath;
-  std::string errPath;
-  [[nodiscard]] std::string out() const { return frameshm::test::readFile(outPath); }
-  [[nodiscard]] std::string err() const { return frameshm::test::readFile(errPath); }
-};
+using frameshm::test::Running;  // a started program and where its output goes
 
 // Starts `argv` with stdout/stderr in dir/<name>.out and dir/<name>.err.
 Running start(const frameshm::test::TempDir& dir, const std::string& name,

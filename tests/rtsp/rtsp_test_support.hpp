@@ -35,14 +35,7 @@ using namespace std::chrono_literals;
 // client (ffmpeg, rtspsrc) gets a registry without our plugin and nothing preloaded.
 std::vector<std::string> environmentFor(const std::vector<std::string>& argv);
 
-// A started program and where its output goes.
-struct Running {
-  frameshm::test::Child child;
-  std::string outPath;
-  std::string errPath;
-  [[nodiscard]] std::string out() const { return frameshm::test::readFile(outPath); }
-  [[nodiscard]] std::string err() const { return frameshm::test::readFile(errPath); }
-};
+using frameshm::test::Running;  // a started program and where its output goes
 
 // Starts `argv` with environmentFor(argv) and `env`, stdout/stderr in dir/<name>.out and .err.
 Running start(const frameshm::test::TempDir& dir, const std::string& name,

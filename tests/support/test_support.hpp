@@ -172,4 +172,13 @@ class TempDir {
   std::string path_;
 };
 
+// A started program (Child::spawn) and the files its stdout and stderr go to.
+struct Running {
+  Child child;
+  std::string outPath;
+  std::string errPath;
+  [[nodiscard]] std::string out() const { return readFile(outPath); }
+  [[nodiscard]] std::string err() const { return readFile(errPath); }
+};
+
 }  // namespace frameshm::test
