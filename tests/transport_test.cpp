@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -314,6 +315,42 @@ TEST_CASE("with too few slots for its pins the producer still never waits") {
   for (int i = 0; i < 3; ++i) publishStamped(producer);
   CHECK(producer.stats().pinnedOverwrites >= 1);
   CHECK_FALSE(held->intact());
+}
+
+TEST_CASE("without a sequential reader the same three slots come round; with one, the whole ring") {
+  const auto feed = uniqueFeed("slotorder");
+  FeedGuard guard(feed);
+  auto producer = makeProducer(feed, 6);
+  auto slotsUsed = [&](int frames) {
+    std::set<std::uint32_t> used;
+    for (int i = 0; i < frames; ++i) {
+      auto slot = producer.acquire();
+      REQUIRE(slot);
+      used.insert(slot->index());
+      writeStamp(slot->data(), slot->frameNumber());
+      REQUIRE(producer.publish(std::move(*slot)));
+    }
+    return used;
+  };
+  (void)slotsUsed(6);
+  auto latest = makeConsumer(feed);
+  CHECK(slotsUsed(30).size() == 3);  // cache-warm: the newest and the one before stay untouched
+
+  // The newest frame a reader holds survives the next two publishes, as with triple buffering.
+  auto held = latest.tryFrame();
+  REQUIRE(held);
+  (void)slotsUsed(2);
+  CHECK(held->intact());
+  CHECK(checkStamp(held->data()) == StampCheck::Ok);
+
+  auto recorder = Consumer::open({.feed = feed, .delivery = Delivery::Sequential});
+  REQUIRE(recorder);
+  CHECK(slotsUsed(30).size() == 6);  // a recorder gets the whole ring as slack
+  recorder = fail(ErrorCode::InvalidState, "closed");
+  // The producer learns of the hangup on its socket thread.
+  for (int i = 0; i < 500 && producer.readerCount() > 1; ++i) std::this_thread::sleep_for(2ms);
+  REQUIRE(producer.readerCount() == 1);
+  CHECK(slotsUsed(30).size() == 3);
 }
 
 TEST_CASE("readInto copies an intact frame and refuses a small buffer") {

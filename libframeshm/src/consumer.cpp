@@ -183,7 +183,8 @@ std::expected<std::shared_ptr<Attachment>, AttachFailure> tryAttach(const Consum
                     false);
   Hello hello;
   hello.request = static_cast<std::uint16_t>(Request::Read);
-  hello.flags = (options.pin ? kHelloPin : 0) | (notify ? kHelloNotify : 0);
+  hello.flags = (options.pin ? kHelloPin : 0) | (notify ? kHelloNotify : 0) |
+                (options.delivery == Delivery::Sequential ? kHelloSequential : 0);
   hello.pid = static_cast<std::uint32_t>(getpid());
   if (auto sent = sendMessage(connection->get(), encode(hello), {}); !sent)
     return failWith({ErrorCode::NotFound, "the producer of feed " + quoted(feed) + " hung up"}, true);

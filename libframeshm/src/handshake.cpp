@@ -69,7 +69,7 @@ Result<Hello> parseHello(std::span<const std::byte> bytes) {
   if (hello.request < static_cast<std::uint16_t>(Request::Read) ||
       hello.request > static_cast<std::uint16_t>(Request::Replace))
     return fail(ErrorCode::Corrupt, "unknown request " + std::to_string(hello.request));
-  if ((hello.flags & ~(kHelloPin | kHelloNotify)) != 0)
+  if ((hello.flags & ~(kHelloPin | kHelloNotify | kHelloSequential)) != 0)
     return fail(ErrorCode::Corrupt, "unknown hello flags");
   return hello;
 }

@@ -53,6 +53,7 @@ enum class Status : std::uint16_t {
 
 inline constexpr std::uint32_t kHelloPin = 1;     // Hello::flags: the reader pins slots
 inline constexpr std::uint32_t kHelloNotify = 2;  // Hello::flags: send a pipe written on every publish
+inline constexpr std::uint32_t kHelloSequential = 4;  // Hello::flags: takes every frame in order (keep the ring)
 
 struct Hello {
   std::uint32_t magic = kHelloMagic;

@@ -21,7 +21,10 @@
 // in stats().framesDropped and Frame::droppedBefore(). The producer never
 // waits for either. A sequential reader may lag `slots - 2 - pins` frames
 // without a loss, pins being the slots other readers hold pinned (one slot is
-// being written, one is the reader's own).
+// being written, one is the reader's own): it says so when it attaches, and
+// while one is attached the producer writes over the oldest frame first.
+// Without one, the producer keeps to three slots (they stay in the cache),
+// and a latest reader has two frame intervals to read the newest frame.
 //
 // A consumer follows its feed: when the producer ends, dies or is replaced,
 // waitFrame reports it once (FeedEnded, ProducerGone) and later calls wait
