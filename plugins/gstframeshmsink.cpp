@@ -74,6 +74,8 @@ constexpr guint DEFAULT_MODE = 0600;
 constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
 constexpr gboolean DEFAULT_OFFER_SLOTS = TRUE;
+constexpr guint DEFAULT_METADATA_BYTES = 4096;          // ProducerOptions' default
+constexpr guint DEFAULT_MAX_METADATA_BYTES = 1u << 20;  // the library's limit per frame
 
 // How long a caps change waits for upstream to give back a slot it is filling.
 constexpr auto kLeaseWait = std::chrono::seconds(1);
@@ -87,6 +89,7 @@ enum {
   PROP_REPLACE,
   PROP_OFFER_SLOTS,
   PROP_SOCKET_DIR,
+  PROP_METADATA_BYTES,
   PROP_READERS,
   PROP_FRAMES_PUBLISHED,
   PROP_FRAMES_IN_PLACE,
@@ -229,6 +232,9 @@ static void gst_frameshm_sink_set_property(GObject* object, guint id, const GVal
       g_free(self->socket_dir);
       self->socket_dir = g_value_dup_string(value);
       break;
+    case PROP_METADATA_BYTES:
+      self->metadata_bytes = g_value_get_uint(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
       break;
@@ -264,6 +270,9 @@ static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* va
       break;
     case PROP_SOCKET_DIR:
       g_value_set_string(value, self->socket_dir);
+      break;
+    case PROP_METADATA_BYTES:
+      g_value_set_uint(value, self->metadata_bytes);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -374,7 +383,8 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
       .caps = capsString,
       .backend =
           frameshm::backendFromString(self->backend ? self->backend : "").value_or(frameshm::Backend::Memfd),
-      .socketDir = self->socket_dir ? self->socket_dir : ""};
+      .socketDir = self->socket_dir ? self->socket_dir : "",
+      .metadataBytes = self->metadata_bytes};
   GST_OBJECT_UNLOCK(self);
 
   const std::shared_ptr<SlotBox> box = currentBox(self);
@@ -630,6 +640,13 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
                           "$FRAMESHM_SOCKET_DIR, else the abstract socket @frameshm/<feed>",
                           nullptr, rw));
   g_object_class_install_property(
+      objectClass, PROP_METADATA_BYTES,
+      g_param_spec_uint("metadata-bytes", "Metadata bytes",
+                        "Bytes of metadata each frame can carry (FrameshmMeta entries and reference "
+                        "timestamps of the buffer); a buffer carrying more is an error, never truncated "
+                        "(memory: slots x this)",
+                        0, DEFAULT_MAX_METADATA_BYTES, DEFAULT_METADATA_BYTES, rw));
+  g_object_class_install_property(
       objectClass, PROP_READERS,
       g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));
   g_object_class_install_property(
@@ -684,6 +701,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->replace = DEFAULT_REPLACE;
   self->offer_slots = DEFAULT_OFFER_SLOTS;
   self->socket_dir = nullptr;
+  self->metadata_bytes = DEFAULT_METADATA_BYTES;
   self->state = new GstFrameshmSinkState();
   // Publishing is a copy at most: the 20 ms basesink reserves for rendering
   // would only add to every reader's latency in a live pipeline.

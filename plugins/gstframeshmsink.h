@@ -33,6 +33,7 @@ struct _GstFrameshmSink {
   gchar* backend;  // "memfd", "posix" or "sysv"
   gboolean replace;
   gboolean offer_slots;
+  guint metadata_bytes;
   gchar* socket_dir;  // null: FRAMESHM_SOCKET_DIR or the abstract name
 
   GstFrameshmSinkState* state;

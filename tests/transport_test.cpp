@@ -317,7 +317,7 @@ TEST_CASE("with too few slots for its pins the producer still never waits") {
   CHECK_FALSE(held->intact());
 }
 
-TEST_CASE("without a sequential reader the same three slots come round; with one, the whole ring") {
+TEST_CASE("without a sequential reader the same three slots come round, and with one the whole ring") {
   const auto feed = uniqueFeed("slotorder");
   FeedGuard guard(feed);
   auto producer = makeProducer(feed, 6);

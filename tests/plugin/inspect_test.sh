@@ -44,10 +44,10 @@ check_property() { # element property
   awk -v p="$2" '$1 == p { found = 1; next } found && /Default:/ { ok = 1; exit } found && /^  [a-z]/ { exit }
                  END { exit ok ? 0 : 1 }' "$tmp/$1.out" || fail "$1 property $2 shows no default"
 }
-for p in feed slots mode replace offer-slots socket-dir readers frames-published frames-in-place frames-dropped; do
+for p in feed slots mode replace offer-slots socket-dir metadata-bytes backend readers frames-published frames-in-place frames-dropped; do
   check_property frameshmsink "$p"
 done
-for p in feed timeout is-live on-end zero-copy spin socket-dir do-timestamp frames-read frames-dropped frames-torn frames-copied \
+for p in feed timeout is-live on-end zero-copy spin delivery socket-dir do-timestamp frames-read frames-dropped frames-torn frames-copied \
          generations; do
   check_property frameshmsrc "$p"
 done

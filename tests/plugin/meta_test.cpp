@@ -204,3 +204,52 @@ TEST_CASE(
   CHECK(seen.ptp.count(1000 + kFrames) == 1);  // the last frame's, at least: the reader reaches the newest
   for (GstClockTime t : seen.ptp) CHECK((t > 1000 && t <= 1000 + kFrames));
 }
+
+TEST_CASE("frameshmsink's metadata-bytes sizes each frame's metadata, and a buffer carrying more is an error naming it") {
+  frameshm::test::initGst();
+  // A buffer whose FrameshmMeta carries a 20,000-byte blob: more than the default 4096.
+  auto bigBuffer = [] {
+    GstBuffer* buffer = bufferWithMetadata(64 * 48, 1);
+    GstStructure* s =
+        gst_custom_meta_get_structure(gst_buffer_get_custom_meta(buffer, frameshm::gst::kFrameshmMetaName));
+    GBytes* bytes = g_bytes_new_take(g_malloc0(20'000), 20'000);
+    gst_structure_set(s, "blob", G_TYPE_BYTES, bytes, nullptr);
+    g_bytes_unref(bytes);
+    return buffer;
+  };
+  const std::string caps = "caps=video/x-raw,format=GRAY8,width=64,height=48,framerate=25/1";
+
+  SECTION("metadata-bytes=65536 carries it") {
+    const std::string feed = uniqueFeed("gst-meta-big");
+    FeedGuard guard(feed);
+    auto out = Pipeline::launch("appsrc name=app format=time " + caps +
+                                " ! frameshmsink name=sink metadata-bytes=65536 feed=" + feed);
+    guint bytes = 0;
+    g_object_get(out.element("sink"), "metadata-bytes", &bytes, nullptr);
+    CHECK(bytes == 65536);
+    REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+    REQUIRE(gst_app_src_push_buffer(GST_APP_SRC(out.element("app")), bigBuffer()) == GST_FLOW_OK);
+    auto consumer = frameshm::Consumer::open({.feed = feed, .openTimeout = 10'000ms});
+    REQUIRE(consumer);
+    auto frame = consumer->waitFrame(10s);
+    REQUIRE(frame);
+    auto metadata = frame->metadata();
+    REQUIRE(metadata);
+    CHECK(metadata->find("blob")->value.size() == 20'000);
+    CHECK(metadata->find("n")->asInt() == 1);
+    gst_app_src_end_of_stream(GST_APP_SRC(out.element("app")));
+    REQUIRE(out.waitEnd(10s).eos);
+  }
+  SECTION("the default 4096 refuses it with an error that names the property") {
+    const std::string feed = uniqueFeed("gst-meta-over");
+    FeedGuard guard(feed);
+    auto out = Pipeline::launch("appsrc name=app format=time " + caps + " ! frameshmsink feed=" + feed);
+    REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+    (void)gst_app_src_push_buffer(GST_APP_SRC(out.element("app")), bigBuffer());
+    const auto end = out.waitEnd(10s);
+    REQUIRE(end.error);
+    INFO(end.errorMessage);
+    CHECK(end.errorMessage.find("metadata-bytes") != std::string::npos);
+    CHECK(end.errorMessage.find("4096") != std::string::npos);
+  }
+}
