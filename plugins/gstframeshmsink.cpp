@@ -75,7 +75,7 @@ constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
 constexpr gboolean DEFAULT_OFFER_SLOTS = TRUE;
 constexpr guint DEFAULT_METADATA_BYTES = 4096;          // ProducerOptions' default
-constexpr guint DEFAULT_MAX_METADATA_BYTES = 1u << 20;  // the library's limit per frame
+constexpr guint MAX_METADATA_BYTES = 1u << 20;  // the library's limit per frame
 
 // How long a caps change waits for upstream to give back a slot it is filling.
 constexpr auto kLeaseWait = std::chrono::seconds(1);
@@ -645,7 +645,7 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
                         "Bytes of metadata each frame can carry (FrameshmMeta entries and reference "
                         "timestamps of the buffer); a buffer carrying more is an error, never truncated "
                         "(memory: slots x this)",
-                        0, DEFAULT_MAX_METADATA_BYTES, DEFAULT_METADATA_BYTES, rw));
+                        0, MAX_METADATA_BYTES, DEFAULT_METADATA_BYTES, rw));
   g_object_class_install_property(
       objectClass, PROP_READERS,
       g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));

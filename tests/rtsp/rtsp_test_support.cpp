@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <thread>
 
@@ -57,6 +58,14 @@ Running start(const frameshm::test::TempDir& dir, const std::string& name,
   all.insert(all.end(), env.begin(), env.end());
   return Running{frameshm::test::Child::spawn(argv, frameshm::test::SpawnOptions{all, out, err, false}), out,
                  err};
+}
+
+bool playedToEos(const Finished& client) {
+  if (client.code == 0) return true;
+  const bool teardownSendFailed = client.err.find("Could not send message") != std::string::npos &&
+                                  client.err.find("gst_rtspsrc_") != std::string::npos;
+  if (teardownSendFailed) WARN("rtspsrc could not send its teardown after EOS");
+  return teardownSendFailed;
 }
 
 Finished run(const frameshm::test::TempDir& dir, const std::string& name,
