@@ -281,6 +281,7 @@ struct ConsumerState {
   // only the old segment at the deadline is a Timeout, not a new report.
   Result<void> attach(std::int64_t deadlineNs, bool waitForever, std::chrono::milliseconds waited,
                       bool reattaching) {
+    bool sawEnd = false;  // the feed was there, but ended or died while we attached
     for (;;) {
       auto attached = tryAttach(options, counters, pollEvent ? pollEvent.get() : -1);
       if (attached) {
@@ -292,8 +293,14 @@ struct ConsumerState {
         return {};
       }
       if (!attached.error().retry) return std::unexpected(attached.error().error);
+      const ErrorCode code = attached.error().error.code;
+      sawEnd = sawEnd || code == ErrorCode::FeedEnded || code == ErrorCode::ProducerGone;
       if (!waitForever && monotonicNs() >= deadlineNs) {
         Error error = std::move(attached.error().error);
+        if (error.code == ErrorCode::NotFound && waited.count() > 0 && sawEnd)
+          return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) +
+                                              " ended while this consumer attached, and no producer came "
+                                              "back within " + seconds(waited));
         if (error.code == ErrorCode::NotFound && waited.count() > 0)
           return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) + " did not appear within " +
                                               seconds(waited) + " (is its producer running?)");

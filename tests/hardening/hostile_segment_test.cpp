@@ -14,7 +14,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "frameshm/consumer.hpp"
@@ -274,4 +276,29 @@ TEST_CASE("a POSIX file nobody serves is reported as left behind by a dead produ
   REQUIRE_FALSE(consumer);
   CHECK(consumer.error().code == ErrorCode::ProducerGone);
   CHECK(consumer.error().message.find("which died") != std::string::npos);
+}
+
+TEST_CASE("a feed that ends while a consumer attaches is reported as ended, not as one that never appeared") {
+  const auto feed = uniqueFeed("endattach");
+  FeedGuard guard(feed);
+  std::optional<Producer> producer(liveProducer(feed));
+  // The state a producer writes first when it ends, before it stops serving.
+  RawSegment(feed).header().state = static_cast<std::uint32_t>(FeedState::Ended);
+  auto once = Consumer::open({.feed = feed, .openTimeout = 0ms});
+  REQUIRE_FALSE(once);
+  REQUIRE(once.error().code == ErrorCode::FeedEnded);
+
+  std::optional<Error> refused;
+  std::thread opener([&] {
+    auto consumer = Consumer::open({.feed = feed, .openTimeout = 2000ms});
+    if (!consumer) refused = consumer.error();
+  });
+  std::this_thread::sleep_for(500ms);
+  producer.reset();  // now nobody serves the name
+  opener.join();
+  REQUIRE(refused.has_value());
+  INFO(refused->message);
+  CHECK(refused->code == ErrorCode::Timeout);
+  CHECK(refused->message.find("ended while this consumer attached") != std::string::npos);
+  CHECK(refused->message.find("did not appear") == std::string::npos);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "programs_support.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -42,7 +43,9 @@ bool waitUntil(std::chrono::milliseconds timeout, Ready ready) {
 bool waitForReaders(const std::string& feed, std::size_t readers, std::chrono::milliseconds timeout) {
   return waitUntil(timeout, [&] {
     auto info = frameshm::inspectFeed(feed);
-    return info && info->valid && info->readers.size() >= readers;
+    if (!info || !info->valid) return false;
+    return static_cast<std::size_t>(std::ranges::count_if(
+               info->readers, [](const frameshm::ReaderInfo& r) { return r.framesRead > 0; })) >= readers;
   });
 }
 

@@ -40,7 +40,10 @@ Running start(const frameshm::test::TempDir& dir, const std::string& name,
 // not JSON or has no such number.
 double jsonNumber(const std::string& json, std::string_view key);
 
-// Waits until `feed` has at least `readers` live readers. False at the timeout.
+// Waits until `feed` has at least `readers` live readers that have each read a
+// frame (so their Consumer::open is done: a feed ended while a reader is
+// still in its handshake is, to that reader, a feed that never appeared).
+// False at the timeout.
 bool waitForReaders(const std::string& feed, std::size_t readers, std::chrono::milliseconds timeout);
 
 // Waits until `feed` has published at least one frame. False at the timeout.
