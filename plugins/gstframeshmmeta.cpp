@@ -115,13 +115,10 @@ Result<std::uint64_t> publishWithMetadata(Producer& producer, WriteSlot&& slot, 
   WriteSlot owned = std::move(slot);  // abandoned if anything below fails
   auto metadata = metadataOf(buffer);
   if (!metadata) return std::unexpected(metadata.error());
-  if (metadata->encodedSize() > owned.metadataCapacity())
-    return fail(ErrorCode::InvalidArgument,
-                "the buffer's metadata (" + std::to_string(metadata->size()) + " entries, " +
-                    std::to_string(metadata->encodedSize()) + " bytes) does not fit the " +
-                    std::to_string(owned.metadataCapacity()) +
-                    " bytes a frame can carry: raise frameshmsink's metadata-bytes");
-  if (auto set = owned.setMetadata(*metadata); !set) return std::unexpected(set.error());
+  // The slot is never empty here: the one way setMetadata fails is metadata
+  // larger than the feed's, which the sink's metadata-bytes sets.
+  if (auto set = owned.setMetadata(*metadata); !set)
+    return fail(set.error().code, set.error().message + ": raise frameshmsink's metadata-bytes");
   return producer.publish(std::move(owned), meta);
 }
 

@@ -187,9 +187,10 @@ struct ProducerState {
   // newest kKeepNewest goes first: the same few slots come round again and
   // stay in the cache (frameshmsink's 1080p copy: 94-128 us into the slot
   // written 2 frames before, 162-187 us into the one written 6 before, and
-  // 0.64-1.03x into the one written 3 before, this VM's memory drifting), while a reader still has two frame intervals to copy the
-  // newest frame before it is overwritten, as with triple buffering. Slots
-  // holding the protected frames, and the rest, follow oldest first.
+  // 0.64-1.03x into the one written 3 before, this VM's memory drifting),
+  // while a reader still has two frame intervals to copy the newest frame
+  // before it is overwritten, as with triple buffering. Slots holding the
+  // protected frames, and the rest, follow oldest first.
   static constexpr std::uint64_t kKeepNewest = 2;
   std::pair<int, std::uint64_t> slotRank(std::uint32_t i, bool ring) const noexcept {
     const std::uint64_t frame = writtenFrame[i];  // 0: never written, or abandoned
