@@ -73,7 +73,8 @@ bool pinToCpu(int cpu) noexcept {
   return sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
-double memcpyMBps(std::size_t bytes, double seconds, int sources, int targets) {
+double memcpyMBps(std::size_t bytes, double seconds, int sources, int targets,
+                  const std::function<void()>& afterEach) {
   std::vector<std::vector<std::byte>> from(static_cast<std::size_t>(sources), std::vector<std::byte>(bytes));
   std::vector<std::vector<std::byte>> to(static_cast<std::size_t>(targets), std::vector<std::byte>(bytes));
   for (std::size_t i = 0; i < from.size(); ++i) std::memset(from[i].data(), static_cast<int>(i + 1), bytes);
@@ -84,6 +85,7 @@ double memcpyMBps(std::size_t bytes, double seconds, int sources, int targets) {
   std::int64_t now = start;
   while (now - start < budget || copies < 8) {
     std::memcpy(to[copies % to.size()].data(), from[copies % from.size()].data(), bytes);
+    if (afterEach) afterEach();
     ++copies;
     now = monotonicNs();
   }

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,7 +55,9 @@ bool pinToCpu(int cpu) noexcept;
 // Single-core memcpy bandwidth in MB/s (10^6 bytes) for blocks of `bytes`,
 // copying from `sources` distinct buffers into `targets` rotating ones for
 // about `seconds`: the physical limit of a transport that copies once.
-double memcpyMBps(std::size_t bytes, double seconds, int sources = 4, int targets = 3);
+// `afterEach`, if set, runs after every copy and counts in the time.
+double memcpyMBps(std::size_t bytes, double seconds, int sources = 4, int targets = 3,
+                  const std::function<void()>& afterEach = {});
 
 // The 1-, 5- and 15-minute load averages.
 std::vector<double> loadAverage();

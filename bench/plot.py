@@ -70,11 +70,13 @@ def charts(fig):
     out.append(("gstreamer.png", "5. Through GStreamer: appsrc -> appsink latency p50", "us",
                 ["shmsink copy", "shmsink in place", "frameshm copy", "frameshm in place"], groups, True,
                 fig("gstreamer", "sameProcess.p50"), "appsrc ! queue ! appsink, same process"))
-    groups = [(f"{n} readers", [fig("scale", f"readers{n}.publishUs"), fig("scale", f"readers{n}.cpuUs")])
-              for n in (1, 2, 4, 8, 16, 32)]
-    groups += [(f"{n} slots", [fig("scale", f"slots{n}.publishUs"), NAN]) for n in (3, 4, 8, 16)]
+    groups = [(f"{n} readers", [fig("scale", f"readers{n}.publishUs"), fig("scale", f"readers{n}.cpuUs"),
+                                fig("scale", f"bareWake{n}.cpuUs")])
+              for n in (1, 2, 4, 8, 16, 32, 64)]
+    groups += [(f"{n} slots", [fig("scale", f"slots{n}.publishUs"), NAN, NAN]) for n in (3, 4, 8, 16)]
     out.append(("scale.png", "6. Scale: producer per-frame cost (1080p I420, in place, 60 fps)", "us per frame",
-                ["publish call", "producer CPU"], groups, False, NAN, ""))
+                ["publish call", "producer CPU", "bare futex wake of as many processes: CPU"], groups, False,
+                NAN, ""))
     groups = [(f"{n} readers", [fig("scale", f"readers{n}.segmentBytes") * 1e-6]) for n in (1, 8, 32)]
     groups += [(f"{n} slots", [fig("scale", f"slots{n}.segmentBytes") * 1e-6]) for n in (3, 4, 8, 16)]
     out.append(("memory.png", "6. Scale: segment size (1080p I420)", "MB", ["segment size"], groups, False, NAN, ""))

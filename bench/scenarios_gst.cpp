@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "floors.hpp"
 #include "harness.hpp"
 #include "scenarios.hpp"
 
@@ -382,6 +383,19 @@ void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, 
     const std::string tag = std::string("cpu") + size->name + std::to_string(fps);
     std::vector<Pair> pairs = {shmPair(scratch, tag, i420Bytes(*size), kBuffers)};
     if (withFrameshm) pairs.push_back(frameshmPair("g" + tag));
+    // What each source's way of waiting costs a bare process at this rate:
+    // the part of the reading pipeline's CPU that is the kernel's.
+    std::printf("gstreamer reader CPU: bare waiters at %d Hz ...\n", fps);
+    std::fflush(stdout);
+    const double futexFloor = waiterCpuUs(Waiter::ReadOnlyFutex, fps, seconds);
+    const double socketFloor = waiterCpuUs(Waiter::SocketMessage, fps, seconds);
+    const std::string hz = std::to_string(fps) + " Hz";
+    report.add({"gstreamer", "floor.futexWaiter." + std::to_string(fps),
+                "bare process woken at " + hz + " from FUTEX_WAIT on a read-only word: CPU per wake",
+                futexFloor, "us"});
+    report.add({"gstreamer", "floor.socketWaiter." + std::to_string(fps),
+                "bare process woken at " + hz + " by poll, recv and an acknowledging send: CPU per wake",
+                socketFloor, "us"});
     double shmCpu = NAN;
     for (const Pair& pair : pairs) {
       std::printf("gstreamer reader CPU %s %s ...\n", pair.name.c_str(), name.c_str());
@@ -396,6 +410,11 @@ void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, 
                   (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name + " CPU per frame",
                   count.fps > 0 ? count.cpuUsPerFrame : NAN, "us",
                   shm || !(shmCpu > 0) ? NAN : count.cpuUsPerFrame / shmCpu, shm ? "" : "shmsrc"});
+      if (count.fps > 0)
+        report.add({"gstreamer", (shm ? "shm" : "frameshm") + std::string(".readerCpuAboveWait.") + name,
+                    (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name +
+                        " CPU per frame beyond its bare wait (GStreamer and the element)",
+                    count.cpuUsPerFrame - (shm ? socketFloor : futexFloor), "us"});
     }
   }
 }
@@ -440,6 +459,11 @@ void runGstreamer(const Config& config, Report& report) {
           addLatency(report, "sameProcess", "appsrc ! queue ! appsink (one process, 1080p)", s, 0, "");
       }
     }
+    // A sink that copies cannot hand a frame on sooner than one copy of it.
+    const Summary copy = pacedCopyUs(i420Bytes(size), 60, config.smoke ? 0.5 : 2.0);
+    addLatency(report, std::string("pacedCopy.") + size.name,
+               std::string("one memcpy of a ") + size.name + " I420 frame at 60 Hz (a copying sink's floor)",
+               copy, 0, "");
     std::vector<Pair> latencyPairs = {
         shmPair(scratch, std::string("lat") + size.name, i420Bytes(size), kBuffers)};
     if (withFrameshm) latencyPairs.push_back(frameshmPair(std::string("glat") + size.name));

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
 
+#include "floors.hpp"
 #include "frameshm/clock.hpp"
 #include "frameshm/consumer.hpp"
 #include "frameshm/producer.hpp"
@@ -36,7 +38,7 @@ struct ProducerResult {
   std::uint64_t frames = 0;  // published in the window
   double cpuSeconds = 0;     // used in the window
   double wallSeconds = 0;
-  double publishSeconds = 0;  // spent inside write()/acquire()+publish() in the window
+  double publishSeconds = 0;   // spent inside write()/acquire()+publish() in the window
   double metadataSeconds = 0;  // of that, inside WriteSlot::setMetadata
   std::uint64_t segmentBytes = 0;
   int failed = 0;
@@ -401,6 +403,10 @@ void runThroughput(const Config& config, Report& report) {
                 "us"});
     report.add({"publish", std::string(size.name) + ".memcpyMBps", what + ": memcpy bandwidth, same size",
                 memcpyRate, "MB/s"});
+    const double bareRate = copyAndWakeMBps(format.frameSize, std::min(config.phaseSeconds / 2, 1.0));
+    report.add({"publish", std::string(size.name) + ".copyWakeMBps",
+                what + ": bare memcpy then futex wake of a blocking reader, MB/s", bareRate, "MB/s",
+                bareRate / memcpyRate, "memcpy"});
     report.add({"publish", std::string(size.name) + ".inPlaceUs",
                 what + ": in-place acquire+publish per frame", inPlaceUs, "us"});
     const double withMetaUs =
@@ -656,7 +662,7 @@ void runLatency(const Config& config, Report& report) {
 void runScale(const Config& config, Report& report) {
   const FrameFormat format = formatOf(PixelFormat::I420, kSizes[1], 60);
   const double seconds = std::max(config.smoke ? 0.15 : 0.25, config.phaseSeconds / 2);
-  for (int readers : {1, 2, 4, 8, 16, 32}) {
+  for (int readers : {1, 2, 4, 8, 16, 32, 64}) {
     std::printf("scale %d readers ...\n", readers);
     std::fflush(stdout);
     Run run =
@@ -679,6 +685,20 @@ void runScale(const Config& config, Report& report) {
         {"scale", id + ".segmentBytes",
          std::to_string(readers) + " readers (maxReaders=" + std::to_string(readers) + "): segment size",
          static_cast<double>(run.producer->segmentBytes), "bytes"});
+  }
+  // The same wake with nothing around it: how much of the growth above is
+  // the kernel's own cost of waking each blocked process.
+  double bareAtOne = NAN;
+  for (int waiters : {1, 32, 64}) {
+    std::printf("scale: bare futex wake of %d blocked processes ...\n", waiters);
+    std::fflush(stdout);
+    const double cpuUs = wakeAllCpuUs(waiters, 60, seconds);
+    if (!std::isfinite(cpuUs)) continue;
+    if (waiters == 1) bareAtOne = cpuUs;
+    report.add({"scale", "bareWake" + std::to_string(waiters) + ".cpuUs",
+                "bare futex wake of " + std::to_string(waiters) + " blocked process" +
+                    (waiters > 1 ? "es" : "") + " at 60 Hz: waker CPU per frame",
+                cpuUs, "us", bareAtOne > 0 ? cpuUs / bareAtOne : NAN, "1 waiter"});
   }
   for (std::uint32_t slots : {3u, 4u, 8u, 16u}) {
     std::printf("scale %u slots ...\n", slots);
