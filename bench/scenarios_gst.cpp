@@ -151,6 +151,36 @@ struct Count {
   double skippedFps = 0;       // frames per second the source never saw (frameshmsrc)
 };
 
+// One `SOURCE ! fakesink` process counted by the helper (its count mode).
+class Counter {
+ public:
+  Counter(const Config& config, const Scratch& scratch, const std::string& source, double seconds,
+          const std::string& tag)
+      : out_(scratch.file(tag + "-fps")),
+        log_(scratch.file(tag + "-recv.log")),
+        limit_(milliseconds(static_cast<int>((seconds + kWarmup) * 1000) + 20'000)),
+        child_(
+            spawnLogged({config.gstHelper, "count", "--source", source, "--seconds", std::to_string(seconds),
+                         "--warmup-seconds", std::to_string(config.smoke ? 0.2 : kWarmup), "--out", out_},
+                        log_, gstEnv(config))) {}
+
+  // What it counted (nothing if it failed: said on stderr, as `who`).
+  Count result(const std::string& who) {
+    const int code = child_.wait(limit_);
+    const auto got = readSamples(out_);
+    if (code != 0)
+      std::fprintf(stderr, "frameshm-bench: %s receiver failed: %s\n", who.c_str(),
+                   readFileText(log_).c_str());
+    return code == 0 && got.size() >= 3 ? Count{got[0], got[1], got[2]} : Count{};
+  }
+
+ private:
+  static constexpr double kWarmup = 0.5;
+  std::string out_, log_;
+  milliseconds limit_;
+  test::Child child_;
+};
+
 // Runs one gst-launch-1.0 sender and its receivers (`receiver ! fakesink`,
 // counted by the helper) for `seconds`; returns what each receiver counted.
 std::vector<Count> runPipelines(const Config& config, const Scratch& scratch, const Pair& pair,
@@ -162,22 +192,11 @@ std::vector<Count> runPipelines(const Config& config, const Scratch& scratch, co
   test::Child send = spawnLogged(gstLaunch(sender), scratch.file(tag + "-send.log"), env);
   // The receivers need the sender's socket or feed to exist.
   std::this_thread::sleep_for(milliseconds(700));
-  const double warmup = config.smoke ? 0.2 : 0.5;
-  std::vector<test::Child> receive;
+  std::vector<Counter> receive;
   for (std::size_t i = 0; i < receivers.size(); ++i)
-    receive.push_back(spawnLogged(
-        {config.gstHelper, "count", "--source", receivers[i], "--seconds", std::to_string(seconds),
-         "--warmup-seconds", std::to_string(warmup), "--out", scratch.file(tag + "-fps" + std::to_string(i))},
-        scratch.file(tag + "-recv" + std::to_string(i) + ".log"), env));
+    receive.emplace_back(config, scratch, receivers[i], seconds, tag + "-" + std::to_string(i));
   std::vector<Count> fps;
-  for (std::size_t i = 0; i < receive.size(); ++i) {
-    const int code = receive[i].wait(milliseconds(static_cast<int>((seconds + warmup) * 1000) + 20'000));
-    const auto got = readSamples(scratch.file(tag + "-fps" + std::to_string(i)));
-    fps.push_back(code == 0 && got.size() >= 3 ? Count{got[0], got[1], got[2]} : Count{});
-    if (code != 0)
-      std::fprintf(stderr, "frameshm-bench: %s receiver %zu failed: %s\n", pair.name.c_str(), i,
-                   readFileText(scratch.file(tag + "-recv" + std::to_string(i) + ".log")).c_str());
-  }
+  for (auto& receiver : receive) fps.push_back(receiver.result(pair.name));
   const pid_t sendPid = send.pid();
   send.stop(milliseconds(2'000));
   if (pair.shmpipe) removeShmpipeSegments(sendPid);
@@ -396,6 +415,21 @@ void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, 
     report.add({"gstreamer", "floor.socketWaiter." + std::to_string(fps),
                 "bare process woken at " + hz + " by poll, recv and an acknowledging send: CPU per wake",
                 socketFloor, "us"});
+    // And GStreamer's own per-buffer work at this rate: a live source that
+    // only pushes a tiny buffer, paced by one clock wait per buffer.
+    std::printf("gstreamer reader CPU: fakesrc sync=true at %d Hz ...\n", fps);
+    std::fflush(stdout);
+    const Count bare = Counter(config, scratch,
+                               "fakesrc is-live=true sync=true format=time sizetype=fixed sizemax=64 "
+                               "filltype=nothing datarate=" +
+                                   std::to_string(64 * fps),
+                               seconds, "cpu-fakesrc-" + tag)
+                           .result("fakesrc");
+    if (bare.fps > 0)
+      report.add(
+          {"gstreamer", "floor.gstSource." + std::to_string(fps),
+           "fakesrc sync=true ! fakesink at " + hz + " (GStreamer's own per-buffer work): CPU per frame",
+           bare.cpuUsPerFrame, "us"});
     double shmCpu = NAN;
     for (const Pair& pair : pairs) {
       std::printf("gstreamer reader CPU %s %s ...\n", pair.name.c_str(), name.c_str());

@@ -133,12 +133,17 @@ void judgeTargets(Report& report) {
     const double socket = value(report, "gstreamer", "floor.socketWaiter." + hz);
     const double shmAbove = value(report, "gstreamer", std::string("shm.readerCpuAboveWait.") + rate);
     const double oursAbove = value(report, "gstreamer", std::string("frameshm.readerCpuAboveWait.") + rate);
-    const std::string note =
+    const double gstFloor = value(report, "gstreamer", "floor.gstSource." + hz);
+    const double shm = value(report, "gstreamer", std::string("shm.readerCpu.") + rate);
+    std::string note =
         std::isfinite(futex) && std::isfinite(socket) && std::isfinite(shmAbove) && std::isfinite(oursAbove)
             ? "bare waits alone: futex " + fixed(futex, 1) + " us, poll+recv+send " + fixed(socket, 1) +
                   " us; beyond them shmsrc's pipeline does " + fixed(shmAbove, 1) + " us, frameshmsrc's " +
                   fixed(oursAbove, 1) + " us"
             : "";
+    if (std::isfinite(gstFloor) && shm > 0)
+      note += (note.empty() ? "" : "; ") + std::string("a source that only pushes (fakesrc sync=true): ") +
+              fixed(gstFloor, 1) + " us = " + fixed(gstFloor / shm, 2) + " x shmsrc's";
     check(report, std::string("reading pipeline CPU per frame ") + rate + ", frameshmsrc / shmsrc", "<= 0.5",
           cpu, cpu <= 0.5, note);
   }
