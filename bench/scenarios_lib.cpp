@@ -662,43 +662,64 @@ void runLatency(const Config& config, Report& report) {
 void runScale(const Config& config, Report& report) {
   const FrameFormat format = formatOf(PixelFormat::I420, kSizes[1], 60);
   const double seconds = std::max(config.smoke ? 0.15 : 0.25, config.phaseSeconds / 2);
-  for (int readers : {1, 2, 4, 8, 16, 32, 64}) {
-    std::printf("scale %d readers ...\n", readers);
-    std::fflush(stdout);
-    Run run =
-        runFeed({.format = format,
-                 .maxReaders = static_cast<std::uint32_t>(readers),
-                 .rateHz = 60,
-                 .fill = Fill::InPlace,
-                 .warmupSeconds = config.warmupSeconds,
-                 .seconds = seconds},
-                std::vector<ReaderPlan>(static_cast<std::size_t>(readers), ReaderPlan{.verify = false}));
-    if (!run.ok) continue;
+  // Per-frame CPU at 60 fps moves by 2x between runs here: each figure is the
+  // median of rounds that go through every count in turn, so that a slow
+  // minute of the machine does not land on one count alone.
+  const int rounds = config.smoke ? 1 : 3;
+  constexpr int kReaderCounts[] = {1, 2, 4, 8, 16, 32, 64};
+  constexpr int kWaiterCounts[] = {1, 32, 64};
+  std::map<int, std::vector<double>> publishUs, cpuUs, bareUs;
+  std::map<int, double> segmentBytes;
+  for (int round = 1; round <= rounds; ++round) {
+    for (int readers : kReaderCounts) {
+      std::printf("scale %d readers, round %d ...\n", readers, round);
+      std::fflush(stdout);
+      Run run =
+          runFeed({.format = format,
+                   .maxReaders = static_cast<std::uint32_t>(readers),
+                   .rateHz = 60,
+                   .fill = Fill::InPlace,
+                   .warmupSeconds = config.warmupSeconds,
+                   .seconds = seconds},
+                  std::vector<ReaderPlan>(static_cast<std::size_t>(readers), ReaderPlan{.verify = false}));
+      if (!run.ok) continue;
+      const auto frames = static_cast<double>(run.producer->frames);
+      publishUs[readers].push_back(run.producer->publishSeconds / frames * 1e6);
+      cpuUs[readers].push_back(run.producer->cpuSeconds / frames * 1e6);
+      segmentBytes[readers] = static_cast<double>(run.producer->segmentBytes);
+    }
+    // The same wake with nothing around it: how much of the growth above is
+    // the kernel's own cost of waking each blocked process.
+    for (int waiters : kWaiterCounts) {
+      std::printf("scale: bare futex wake of %d blocked processes, round %d ...\n", waiters, round);
+      std::fflush(stdout);
+      const double us = wakeAllCpuUs(waiters, 60, seconds);
+      if (std::isfinite(us)) bareUs[waiters].push_back(us);
+    }
+  }
+  const std::string ofRounds = " (median of " + std::to_string(rounds) + " rounds)";
+  for (int readers : kReaderCounts) {
+    if (cpuUs[readers].empty()) continue;
     const std::string id = "readers" + std::to_string(readers);
-    const auto frames = static_cast<double>(run.producer->frames);
     report.add({"scale", id + ".publishUs",
-                std::to_string(readers) + " readers: in-place publish call per frame",
-                run.producer->publishSeconds / frames * 1e6, "us"});
-    report.add({"scale", id + ".cpuUs", std::to_string(readers) + " readers: producer CPU per frame",
-                run.producer->cpuSeconds / frames * 1e6, "us"});
+                std::to_string(readers) + " readers: in-place publish call per frame" + ofRounds,
+                summarize(publishUs[readers]).p50, "us"});
+    report.add({"scale", id + ".cpuUs",
+                std::to_string(readers) + " readers: producer CPU per frame" + ofRounds,
+                summarize(cpuUs[readers]).p50, "us"});
     report.add(
         {"scale", id + ".segmentBytes",
          std::to_string(readers) + " readers (maxReaders=" + std::to_string(readers) + "): segment size",
-         static_cast<double>(run.producer->segmentBytes), "bytes"});
+         segmentBytes[readers], "bytes"});
   }
-  // The same wake with nothing around it: how much of the growth above is
-  // the kernel's own cost of waking each blocked process.
-  double bareAtOne = NAN;
-  for (int waiters : {1, 32, 64}) {
-    std::printf("scale: bare futex wake of %d blocked processes ...\n", waiters);
-    std::fflush(stdout);
-    const double cpuUs = wakeAllCpuUs(waiters, 60, seconds);
-    if (!std::isfinite(cpuUs)) continue;
-    if (waiters == 1) bareAtOne = cpuUs;
+  const double bareAtOne = bareUs[1].empty() ? NAN : summarize(bareUs[1]).p50;
+  for (int waiters : kWaiterCounts) {
+    if (bareUs[waiters].empty()) continue;
+    const double us = summarize(bareUs[waiters]).p50;
     report.add({"scale", "bareWake" + std::to_string(waiters) + ".cpuUs",
                 "bare futex wake of " + std::to_string(waiters) + " blocked process" +
-                    (waiters > 1 ? "es" : "") + " at 60 Hz: waker CPU per frame",
-                cpuUs, "us", bareAtOne > 0 ? cpuUs / bareAtOne : NAN, "1 waiter"});
+                    (waiters > 1 ? "es" : "") + " at 60 Hz: waker CPU per frame" + ofRounds,
+                us, "us", bareAtOne > 0 ? us / bareAtOne : NAN, "1 waiter"});
   }
   for (std::uint32_t slots : {3u, 4u, 8u, 16u}) {
     std::printf("scale %u slots ...\n", slots);

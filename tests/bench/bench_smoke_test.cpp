@@ -117,6 +117,15 @@ TEST_CASE(
   positive("gstreamer", "shm.throughput.copy");
   positive("gstreamer", "shm.1080p.copy.p50");
   positive("scale", "readers32.cpuUs");
+  positive("scale", "readers64.cpuUs");
+  // The floors measured beside the goals (bench/floors.hpp).
+  for (const char* waiters : {"1", "32", "64"})
+    positive("scale", std::string("bareWake") + waiters + ".cpuUs");
+  positive("publish", "640x480.copyWakeMBps");
+  positive("gstreamer", "floor.futexWaiter.60");
+  positive("gstreamer", "floor.socketWaiter.60");
+  positive("gstreamer", "floor.gstSource.60");
+  positive("gstreamer", "pacedCopy.1080p.p50");
   positive("publish", "1080p.meta4kSetUs");
   positive("recorder", "recordedPercent");
   positive("recorder", "producerFps");
