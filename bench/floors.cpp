@@ -39,29 +39,33 @@ int frameCount(double rateHz, double seconds) {
   return std::max(20, static_cast<int>(rateHz * seconds));
 }
 
-// One word of a memfd, mapped writable here and read-only by the waiters.
+// One word of a memfd, mapped writable here and read-only by the waiters,
+// with `payload` bytes after its page (frames, for a floor that copies).
 class WakeWord {
  public:
-  WakeWord() : fd_(memfd_create("frameshm-bench-floor", MFD_CLOEXEC)) {
-    if (fd_ < 0 || ftruncate(fd_, 4096) != 0) throw std::bad_alloc();
-    void* memory = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  explicit WakeWord(std::size_t payload = 0)
+      : size_(kPage + payload), fd_(memfd_create("frameshm-bench-floor", MFD_CLOEXEC)) {
+    if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(size_)) != 0) throw std::bad_alloc();
+    void* memory = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
     if (memory == MAP_FAILED) throw std::bad_alloc();
     word_ = static_cast<std::uint32_t*>(memory);
   }
   WakeWord(const WakeWord&) = delete;
   WakeWord& operator=(const WakeWord&) = delete;
   ~WakeWord() {
-    munmap(word_, 4096);
+    munmap(word_, size_);
     close(fd_);
   }
 
   // In a waiter: waits for each change of the word until kStop; calls
-  // `onWake` after each change. A lost wake-up costs a second, not a hang.
+  // `onWake(payload, word)` after each change, with the payload mapped
+  // read-only. A lost wake-up costs a second, not a hang.
   template <class OnWake>
   void waitAll(std::atomic<int>& ready, OnWake onWake) const {
-    void* memory = mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd_, 0);
+    void* memory = mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_, 0);
     if (memory == MAP_FAILED) return;
     const auto* word = static_cast<const std::uint32_t*>(memory);
+    const auto* payload = static_cast<const std::byte*>(memory) + kPage;
     std::uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     ready.fetch_add(1);
     const timespec second{1, 0};
@@ -72,11 +76,12 @@ class WakeWord {
         continue;
       }
       seen = now;
-      onWake();
+      onWake(payload, now);
     }
-    munmap(memory, 4096);
+    munmap(memory, size_);
   }
 
+  [[nodiscard]] std::byte* payload() noexcept { return reinterpret_cast<std::byte*>(word_) + kPage; }
   void bump() noexcept { __atomic_add_fetch(word_, 1u, __ATOMIC_SEQ_CST); }
   void wakeAll() noexcept { futex(word_, FUTEX_WAKE, INT_MAX); }
   void stop() noexcept {
@@ -85,6 +90,8 @@ class WakeWord {
   }
 
  private:
+  static constexpr std::size_t kPage = 4096;
+  std::size_t size_;
   int fd_;
   std::uint32_t* word_ = nullptr;
 };
@@ -102,34 +109,53 @@ void awaitReady(const std::atomic<int>& ready, int count) {
 
 }  // namespace
 
-double wakeAllCpuUs(int waiters, double rateHz, double seconds) {
-  WakeWord word;
+double copyBesideReadersCpuUs(std::size_t bytes, int readers, double rateHz, double seconds) {
+  constexpr int kSlots = 3;
+  WakeWord word(bytes * kSlots);
   auto* shared = new (sharedAlloc(sizeof(Shared))) Shared;
   std::vector<test::Child> children;
-  for (int i = 0; i < waiters; ++i)
+  for (int i = 0; i < readers; ++i)
     children.push_back(test::Child::fork([&] {
-      word.waitAll(shared->ready, [] {});
-      return 0;
+      std::uint64_t sum = 0;
+      word.waitAll(shared->ready, [&](const std::byte* payload, std::uint32_t frame) {
+        const std::byte* slot = payload + static_cast<std::size_t>((frame - 1) % kSlots) * bytes;
+        for (std::size_t k = 0; k + 8 <= bytes; k += 8) {
+          std::uint64_t v;
+          std::memcpy(&v, slot + k, 8);
+          sum += v;
+        }
+      });
+      return sum == 42 ? 1 : 0;  // keeps the sum from being optimised away
     }));
   const int frames = frameCount(rateHz, seconds);
-  test::Child waker = test::Child::fork([&] {
-    awaitReady(shared->ready, waiters);
+  test::Child writer = test::Child::fork([&] {
+    std::vector<std::vector<std::byte>> from(4, std::vector<std::byte>(bytes));
+    for (std::size_t i = 0; i < from.size(); ++i) std::memset(from[i].data(), static_cast<int>(i + 1), bytes);
+    awaitReady(shared->ready, readers);
     std::int64_t next = monotonicNs();
     double startCpu = 0;
     for (int i = 0; i < kWarmupFrames + frames; ++i) {
       if (i == kWarmupFrames) startCpu = cpuSeconds();
       next += periodNs(rateHz);
       sleepUntilNs(next);
+      // Frame i + 1 goes into slot i % kSlots: the word counts frames.
+      if (bytes > 0)
+        std::memcpy(word.payload() + static_cast<std::size_t>(i % kSlots) * bytes,
+                    from[static_cast<std::size_t>(i) % from.size()].data(), bytes);
       word.bump();
       word.wakeAll();
     }
     shared->cpuUs = (cpuSeconds() - startCpu) / frames * 1e6;
     return 0;
   });
-  const bool ok = waker.wait(milliseconds(static_cast<int>(seconds * 1000) + 20'000)) == 0;
+  const bool ok = writer.wait(milliseconds(static_cast<int>(seconds * 1000) + 20'000)) == 0;
   word.stop();
   for (auto& child : children) (void)child.wait(milliseconds(5'000));
   return ok ? shared->cpuUs : NAN;
+}
+
+double wakeAllCpuUs(int waiters, double rateHz, double seconds) {
+  return copyBesideReadersCpuUs(0, waiters, rateHz, seconds);
 }
 
 double waiterCpuUs(Waiter kind, double rateHz, double seconds) {
@@ -145,7 +171,7 @@ double waiterCpuUs(Waiter kind, double rateHz, double seconds) {
     test::Child waiter = test::Child::fork([&] {
       int wakes = 0;
       double startCpu = 0;
-      word.waitAll(shared->ready, [&] { perWake(wakes, startCpu); });
+      word.waitAll(shared->ready, [&](const std::byte*, std::uint32_t) { perWake(wakes, startCpu); });
       return 0;
     });
     awaitReady(shared->ready, 1);
@@ -196,7 +222,7 @@ double copyAndWakeMBps(std::size_t bytes, double seconds) {
   WakeWord word;
   auto* shared = new (sharedAlloc(sizeof(Shared))) Shared;
   test::Child waiter = test::Child::fork([&] {
-    word.waitAll(shared->ready, [] {});
+    word.waitAll(shared->ready, [](const std::byte*, std::uint32_t) {});
     return 0;
   });
   awaitReady(shared->ready, 1);

@@ -20,6 +20,13 @@ namespace frameshm::bench {
 // Its growth with `waiters` is the kernel's cost of waking each of them.
 double wakeAllCpuUs(int waiters, double rateHz, double seconds);
 
+// CPU per frame, in microseconds, of a process that copies a frame of `bytes`
+// into one of 3 slots of a memfd at `rateHz` and wakes `readers` processes
+// that each read every byte of it (a sum, as a verifying reader's check):
+// what readers' memory traffic alone does to a copying producer. With
+// `bytes` 0 it is wakeAllCpuUs.
+double copyBesideReadersCpuUs(std::size_t bytes, int readers, double rateHz, double seconds);
+
 enum class Waiter {
   ReadOnlyFutex,  // FUTEX_WAIT on a read-only shared mapping (frameshmsrc's wait)
   SocketMessage,  // poll, recv a message, send an acknowledgement (shmsrc's wait and release)

@@ -425,7 +425,7 @@ void runThroughput(const Config& config, Report& report) {
 
 void runFanout(const Config& config, Report& report) {
   const FrameFormat format = formatOf(PixelFormat::I420, kSizes[1], 60);
-  double cpuAtOne = 0, takeOnlyAtOne = 0;
+  double cpuAtOne = 0, takeOnlyAtOne = 0, bareAtOne = NAN;
   for (int readers : {1, 2, 4, 8}) {
     std::printf("fan-out %d readers ...\n", readers);
     std::fflush(stdout);
@@ -474,6 +474,13 @@ void runFanout(const Config& config, Report& report) {
     report.add({"fanout", id + ".producerCpuUsTakeOnly",
                 what + ": producer CPU per frame (readers skip pixels)", takeOnlyUs, "us",
                 takeOnlyAtOne > 0 ? takeOnlyUs / takeOnlyAtOne : NAN, "1 reader"});
+    // The same copy and reads with no frameshm: the readers' memory traffic alone.
+    const double bareUs = copyBesideReadersCpuUs(format.frameSize, readers, 60, config.phaseSeconds);
+    if (readers == 1) bareAtOne = bareUs;
+    if (std::isfinite(bareUs))
+      report.add({"fanout", id + ".bareCopyCpuUs",
+                  what + ": bare memcpy into 3 memfd slots beside as many reading processes, CPU per frame",
+                  bareUs, "us", bareAtOne > 0 ? bareUs / bareAtOne : NAN, "1 reader"});
   }
 }
 
@@ -697,7 +704,7 @@ void runScale(const Config& config, Report& report) {
       if (std::isfinite(us)) bareUs[waiters].push_back(us);
     }
   }
-  const std::string ofRounds = " (median of " + std::to_string(rounds) + " rounds)";
+  const std::string ofRounds = rounds > 1 ? " (median of " + std::to_string(rounds) + " rounds)" : "";
   for (int readers : kReaderCounts) {
     if (cpuUs[readers].empty()) continue;
     const std::string id = "readers" + std::to_string(readers);

@@ -122,6 +122,7 @@ TEST_CASE(
   for (const char* waiters : {"1", "32", "64"})
     positive("scale", std::string("bareWake") + waiters + ".cpuUs");
   positive("publish", "640x480.copyWakeMBps");
+  positive("fanout", "8r.bareCopyCpuUs");
   positive("gstreamer", "floor.futexWaiter.60");
   positive("gstreamer", "floor.socketWaiter.60");
   positive("gstreamer", "floor.gstSource.60");
