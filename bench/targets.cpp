@@ -99,8 +99,9 @@ void judgeTargets(Report& report) {
     const double bareOne = value(report, "scale", "bareWake1.cpuUs");
     std::string note;
     if (std::isfinite(bare) && std::isfinite(bareOne))
-      note = "the bare futex wake of " + n + " blocked processes alone adds " + fixed(bare - bareOne, 1) +
-             " us = " + fixed((scaleAtOne + bare - bareOne) / scaleAtOne, 2) + " x the 1-reader frame";
+      note = "a bare futex wake of " + n + " blocked processes costs " + fixed(bare - bareOne, 1) +
+             " us more than of one; the 1-reader frame plus that alone would be " +
+             fixed((scaleAtOne + bare - bareOne) / scaleAtOne, 2) + " x";
     check(report, "producer CPU per frame, " + n + " blocking readers / 1", "<= 1.3", r, r <= 1.3, note);
   }
 
