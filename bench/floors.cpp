@@ -129,8 +129,9 @@ double copyBesideReadersCpuUs(std::size_t bytes, int readers, double rateHz, dou
     }));
   const int frames = frameCount(rateHz, seconds);
   test::Child writer = test::Child::fork([&] {
-    std::vector<std::vector<std::byte>> from(4, std::vector<std::byte>(bytes));
-    for (std::size_t i = 0; i < from.size(); ++i) std::memset(from[i].data(), static_cast<int>(i + 1), bytes);
+    // Four source frames of distinct bytes (none at all for a bare wake).
+    std::vector<std::vector<std::byte>> from;
+    for (int i = 1; i <= 4; ++i) from.emplace_back(bytes, static_cast<std::byte>(i));
     awaitReady(shared->ready, readers);
     std::int64_t next = monotonicNs();
     double startCpu = 0;
