@@ -52,6 +52,7 @@ struct ReaderResult {
   std::uint64_t torn = 0;
   std::uint64_t dropped = 0;  // frames of the window this reader never saw
   std::uint64_t samples = 0;
+  double cpuSeconds = 0;  // used from the window's first accepted frame to its last
   double publishToWakeUs[kMaxSamples];
   double captureToWakeUs[kMaxSamples];
   int failed = 0;
@@ -204,6 +205,7 @@ int runReader(const ReaderPlan& plan, Control& control, ReaderResult& result) {
     return 1;
   }
   std::uint64_t firstInWindow = 0, lastInWindow = 0;
+  double cpuAtFirst = 0;
   for (;;) {
     Result<Frame> frame;
     if (plan.wait == Wait::Poll) {
@@ -226,7 +228,10 @@ int runReader(const ReaderPlan& plan, Control& control, ReaderResult& result) {
       if (plan.delayMs) std::this_thread::sleep_for(milliseconds(plan.delayMs));
       continue;
     }
-    if (firstInWindow == 0) firstInWindow = frame->number();
+    if (firstInWindow == 0) {
+      firstInWindow = frame->number();
+      cpuAtFirst = cpuSeconds();
+    }
     lastInWindow = frame->number();
     ++result.frames;
     if (result.samples < kMaxSamples) {
@@ -249,6 +254,7 @@ int runReader(const ReaderPlan& plan, Control& control, ReaderResult& result) {
       ++result.torn;
     }
     if (plan.delayMs) std::this_thread::sleep_for(milliseconds(plan.delayMs));
+    result.cpuSeconds = cpuSeconds() - cpuAtFirst;
   }
   if (lastInWindow >= firstInWindow && firstInWindow != 0)
     result.dropped = (lastInWindow - firstInWindow + 1) - result.frames;
@@ -606,7 +612,7 @@ void runLatency(const Config& config, Report& report) {
   // 4K at 60 as well as 30: how long a reader's CPU sat idle changes the wake
   // cost, so sizes are compared at one rate and each series to the floor at its rate.
   const Case cases[] = {{kSizes[0], 60}, {kSizes[1], 60}, {kSizes[2], 60}, {kSizes[2], 30}};
-  std::map<std::uint32_t, double> floorP50;
+  std::map<std::uint32_t, double> floorP50, floorCpuUs;
   for (std::uint32_t hz : {60u, 30u}) {
     std::printf("latency floor %u Hz ...\n", hz);
     std::fflush(stdout);
@@ -617,6 +623,13 @@ void runLatency(const Config& config, Report& report) {
     report.add({"latency", id + ".samples", "semaphore floor samples at " + std::to_string(hz) + " Hz",
                 static_cast<double>(floor.count), "samples"});
     floorP50[hz] = floor.p50;
+    // What the reader's CPU per frame is bounded by: a bare process that
+    // only waits on a read-only futex word and is woken at the same rate.
+    const double waiterUs = waiterCpuUs(Waiter::ReadOnlyFutex, hz, config.latencySeconds);
+    floorCpuUs[hz] = waiterUs;
+    report.add({"latency", id + ".waiterCpuUs",
+                "bare process woken from FUTEX_WAIT at " + std::to_string(hz) + " Hz: CPU per wake", waiterUs,
+                "us"});
   }
   {
     // Not the floor the goal is judged by: shows how much of a copying
@@ -662,6 +675,13 @@ void runLatency(const Config& config, Report& report) {
       report.add({"latency", id + ".samples", what + " samples", static_cast<double>(r.samples), "samples"});
       report.add(
           {"latency", id + ".drops", what + " drops", static_cast<double>(r.dropped + r.torn), "frames"});
+      if (mode.wait != Wait::Poll && r.frames > 1) {
+        // The library's whole read path (wait, take, check, release) in a
+        // plain process: what frameshmsrc adds GStreamer's work to.
+        const double cpuUs = r.cpuSeconds / static_cast<double>(r.frames - 1) * 1e6;
+        report.add({"latency", id + ".readerCpuUs", what + ": reader CPU per frame", cpuUs, "us",
+                    floorCpuUs[c.fps] > 0 ? cpuUs / floorCpuUs[c.fps] : NAN, "bare waiter"});
+      }
     }
   }
 }

@@ -102,8 +102,14 @@ TEST_CASE(
       positive("latency", std::string(size) + "." + mode + ".captureToWake.p99");
       counted("latency", std::string(size) + "." + mode + ".drops");
     }
+    // The library's read path in a plain process, beside a bare waiter's.
+    positive("latency", std::string(size) + ".block.readerCpuUs");
+    positive("latency", std::string(size) + ".spin.readerCpuUs");
   }
   positive("latency", "floor.p50");
+  positive("latency", "floor.waiterCpuUs");
+  positive("latency", "floor30.waiterCpuUs");
+  CHECK(std::isfinite(number(figure(doc, "latency", "1080p.block.readerCpuUs"), "ratio")));
   CHECK(std::isfinite(number(figure(doc, "latency", "1080p.block.publishToWake.p50"), "ratio")));
   for (const char* readers : {"1r", "2r", "4r", "8r"}) {
     positive("fanout", std::string(readers) + ".minReaderFps");
