@@ -353,6 +353,85 @@ TEST_CASE("without a sequential reader the same three slots come round, and with
   CHECK(slotsUsed(30).size() == 3);
 }
 
+TEST_CASE("a slot filled at once rewrites the newest frame only once every reader is done with it") {
+  const auto feed = uniqueFeed("rewrite");
+  FeedGuard guard(feed);
+  auto producer = makeProducer(feed, 6);
+  std::uint32_t newest = 0;
+  auto fillNext = [&](SlotUse use) {
+    auto slot = producer.acquire(use);
+    REQUIRE(slot);
+    const std::uint32_t index = slot->index();
+    writeStamp(slot->data(), slot->frameNumber());
+    REQUIRE(producer.publish(std::move(*slot)));
+    const bool rewrote = index == newest;
+    newest = index;
+    return rewrote;
+  };
+  (void)fillNext(SlotUse::Fill);
+  CHECK_FALSE(fillNext(SlotUse::Fill));  // no reader: the newest frame is kept for the next to attach
+  auto copying = makeConsumer(feed);
+  auto pinning = makeConsumer(feed, true);
+  (void)fillNext(SlotUse::Fill);
+  CHECK_FALSE(fillNext(SlotUse::Fill));  // neither reader took the newest frame yet
+
+  // Both took it and let it go: the next fill goes into that very slot, frame after frame.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(copying.tryFrame());
+    REQUIRE(pinning.tryFrame());
+    CHECK(fillNext(SlotUse::Fill));
+  }
+  CHECK(producer.stats().newestRewritten == 3);
+
+  // A write() that fails (metadata too big) leaves the newest frame whole, done with or not.
+  REQUIRE(copying.tryFrame());
+  REQUIRE(pinning.tryFrame());
+  Metadata big;
+  REQUIRE(big.setBytes("blob", std::vector<std::byte>(8192)));
+  CHECK_FALSE(producer.write(std::vector<std::byte>(producer.format().frameSize), {}, big));
+  {
+    auto joining = makeConsumer(feed);
+    auto newest = joining.tryFrame();
+    REQUIRE(newest);
+    CHECK(newest->number() == producer.stats().framesPublished);
+    CHECK(checkStamp(newest->data()) == StampCheck::Ok);
+  }
+  (void)fillNext(SlotUse::Fill);
+
+  // A lent slot leaves the newest frame readable, even when everyone is done with it.
+  REQUIRE(copying.tryFrame());
+  REQUIRE(pinning.tryFrame());
+  CHECK_FALSE(fillNext(SlotUse::Lend));
+
+  // One reader still holding the newest frame, unpinned, keeps it from being written over.
+  auto held = copying.tryFrame();
+  REQUIRE(held);
+  REQUIRE(pinning.tryFrame());
+  CHECK_FALSE(fillNext(SlotUse::Fill));
+  CHECK(held->intact());
+  CHECK(checkStamp(held->data()) == StampCheck::Ok);
+  held = fail(ErrorCode::InvalidState, "released");
+
+  // A pinned frame is never written over.
+  auto pinned = pinning.tryFrame();
+  REQUIRE(pinned);
+  REQUIRE(copying.tryFrame());
+  for (int i = 0; i < 10; ++i) (void)fillNext(SlotUse::Fill);
+  CHECK(pinned->intact());
+  CHECK(checkStamp(pinned->data()) == StampCheck::Ok);
+  CHECK(producer.stats().pinnedOverwrites == 0);
+
+  // A reader that has not taken the newest frame yet keeps it.
+  pinned = fail(ErrorCode::InvalidState, "released");
+  auto late = makeConsumer(feed);
+  REQUIRE(copying.tryFrame());
+  REQUIRE(pinning.tryFrame());
+  CHECK_FALSE(fillNext(SlotUse::Fill));
+  auto first = late.tryFrame();
+  REQUIRE(first);
+  CHECK(first->intact());
+}
+
 TEST_CASE("readInto copies an intact frame and refuses a small buffer") {
   const auto feed = uniqueFeed("readinto");
   FeedGuard guard(feed);
