@@ -522,7 +522,7 @@ static GstFlowReturn gst_frameshm_sink_render(GstBaseSink* sink, GstBuffer* buff
     GST_WARNING_OBJECT(self, "frame dropped: upstream holds the lent slot and sent another buffer first");
     return GST_FLOW_OK;
   } else {
-    auto slot = box->producer->acquire(frameshm::SlotUse::Fill);  // copied into at once
+    auto slot = box->producer->acquire();
     if (slot) {
       if (!copyIntoSlot(self, buffer, *slot)) {
         *slot = frameshm::WriteSlot{};  // abandoned under the lock, like every producer call

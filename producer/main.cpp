@@ -305,9 +305,7 @@ Ending publishFrames(const Options& options, Producer& producer, FrameFiller& fi
     if (programs::stopRequested()) break;
     ending.late += missed;
     filler.skip(missed);
-    // A capture blocks in the slot until the camera has a frame: the newest
-    // frame stays readable meanwhile. The pattern is drawn at once.
-    auto slot = producer.acquire(filler.fromCapture() ? SlotUse::Lend : SlotUse::Fill);
+    auto slot = producer.acquire();
     if (!slot) {
       fail(slot.error().message);
       break;

@@ -552,7 +552,7 @@ class PyProducer {
     const auto rowBytes = static_cast<std::size_t>(rows.size() / std::max<py::ssize_t>(rows.shape(0), 1));
     const auto* src = static_cast<const std::byte*>(rows.data());
     const auto srcStride = static_cast<std::size_t>(rows.strides(0));
-    auto slot = unwrap(producer.acquire(frameshm::SlotUse::Fill));  // copied into at once
+    auto slot = unwrap(producer.acquire());
     unwrap(slot.setMetadata(entries));
     const std::size_t dstStride = f.planes[0].stride;
     {

@@ -93,7 +93,6 @@ TEST_CASE("layout sizes and offsets are pinned at ABI version 3") {
   CHECK(offsetof(ReaderControl, waiting) == 8);
   CHECK(offsetof(ReaderControl, framesRead) == 16);
   CHECK(offsetof(ReaderControl, lastReadNs) == 40);
-  CHECK(offsetof(ReaderControl, doneFrame) == 48);
   CHECK(kControlSize == 4096);
   CHECK(kCapsCapacity == 4096);
   CHECK(kMaxSlots == 64);

@@ -143,16 +143,6 @@ void unpin(Attachment& attachment, std::uint32_t index) noexcept {
   __atomic_fetch_and(&attachment.self->pinnedMask, ~(std::uint64_t{1} << index), __ATOMIC_RELEASE);
 }
 
-// Raises the reader's doneFrame to `number` (frames may be released out of
-// order, from any thread), after every read of the frame: the release store
-// pairs with the producer's acquire load before it writes the slot over.
-void markDone(Attachment& attachment, std::uint64_t number) noexcept {
-  std::uint64_t done = __atomic_load_n(&attachment.self->doneFrame, __ATOMIC_RELAXED);
-  while (done < number && !__atomic_compare_exchange_n(&attachment.self->doneFrame, &done, number, true,
-                                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
-  }
-}
-
 // Why an attempt to attach did not succeed, and whether waiting may help.
 struct AttachFailure {
   Error error;
@@ -436,7 +426,7 @@ struct ConsumerState {
     rate.count(now);
 
     Frame frame;
-    frame.hold_ = FrameHold(current, index, number, options.pin);
+    frame.hold_ = FrameHold(current, index, options.pin);
     frame.data_ = std::span<const std::byte>(a.payload + std::uint64_t{index} * a.checked.geometry.slotStride,
                                              meta.payloadSize);
     frame.format_ = &a.checked.format;
@@ -564,14 +554,12 @@ using detail::ConsumerState;
 
 namespace detail {
 
-FrameHold::FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, std::uint64_t number,
-                     bool pinned) noexcept
-    : attachment_(std::move(attachment)), index_(index), number_(number), pinned_(pinned) {}
+FrameHold::FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept
+    : attachment_(std::move(attachment)), index_(index), pinned_(pinned) {}
 
 FrameHold::FrameHold(FrameHold&& other) noexcept
     : attachment_(std::move(other.attachment_)),
       index_(other.index_),
-      number_(other.number_),
       pinned_(std::exchange(other.pinned_, false)) {}
 
 FrameHold& FrameHold::operator=(FrameHold&& other) noexcept {
@@ -579,7 +567,6 @@ FrameHold& FrameHold::operator=(FrameHold&& other) noexcept {
     release();
     attachment_ = std::move(other.attachment_);
     index_ = other.index_;
-    number_ = other.number_;
     pinned_ = std::exchange(other.pinned_, false);
   }
   return *this;
@@ -587,7 +574,6 @@ FrameHold& FrameHold::operator=(FrameHold&& other) noexcept {
 
 void FrameHold::release() noexcept {
   if (attachment_ && pinned_) unpin(*attachment_, index_);
-  if (attachment_) markDone(*attachment_, number_);
   pinned_ = false;
   attachment_.reset();
 }

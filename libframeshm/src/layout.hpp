@@ -162,12 +162,7 @@ struct ReaderControl {
   std::uint64_t framesDropped;
   std::uint64_t framesTorn;
   std::int64_t lastReadNs;
-  // The newest frame number the reader took and let go of. 0: none yet (and
-  // what a reader older than this field leaves there). Once every reader has
-  // let go of the newest frame, a producer filling a slot at once may write
-  // that frame's slot over (producer.cpp, SlotUse::Fill).
-  std::uint64_t doneFrame;
-  std::uint64_t reserved1;
+  std::uint64_t reserved1[2];
 };
 
 // Geometry computed for a new segment.
@@ -235,7 +230,6 @@ static_assert(offsetof(SegmentHeader, backend) == 72);
 static_assert(sizeof(ReaderControl) == 64);
 static_assert(offsetof(ReaderControl, waiting) == 8);
 static_assert(offsetof(ReaderControl, framesRead) == 16);
-static_assert(offsetof(ReaderControl, doneFrame) == 48);
 static_assert(sizeof(ReaderControl) <= kControlSize);
 static_assert(sizeof(std::uint64_t) == 8 && __atomic_always_lock_free(8, 0));
 static_assert(kMaxSlots <= 64, "pinnedMask has one bit per slot");

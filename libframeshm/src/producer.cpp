@@ -200,49 +200,15 @@ struct ProducerState {
     return {1, frame};
   }
 
-  // Whether there are readers and every one says it took frame `number` and
-  // let it go (SlotUse::Fill). Without readers the newest frame is kept for
-  // the next one to attach. A reader's word is untrusted, but only its own
-  // frames can suffer from a false one: every other reader must say so too.
-  bool everyReaderDone(std::uint64_t number) const noexcept {
-    return !active.empty() && std::ranges::all_of(active, [number](const ActiveReader& r) {
-      return loadAcquire(r.ctl->doneFrame) >= number;
-    });
-  }
-
-  // Takes slot `index` for writing unless a reader pins it: a Dekker handshake
-  // with a reader pinning it. We make the sequence odd, then look at the pins;
-  // a reader sets its pin, then looks at the sequence. One of us sees the
-  // other. If a pin appeared, the sequence goes back untouched (no byte was
-  // written).
-  bool takeUnpinned(std::uint32_t index) noexcept {
-    if ((pinnedMaskLocked() >> index) & 1) return false;
-    storeSeqCst(slots[index].sequence, sequence[index] + 1);
-    if ((pinnedMaskLocked() >> index) & 1) {
-      storeSeqCst(slots[index].sequence, sequence[index]);
-      return false;
-    }
-    sequence[index] += 1;
-    return true;
-  }
-
-  // Picks the slot to write: never a pinned slot unless every other slot is
-  // pinned (the producer does not wait); not the newest frame, unless the slot
-  // is filled at once and every reader has let go of that frame (SlotUse::Fill:
-  // then that, a paced 4K copy taking 776 us into one slot against 1062 us
-  // into three in turn on this VM); otherwise in the order of slotRank. Leaves
-  // the slot's sequence odd.
-  std::uint32_t chooseSlot(SlotUse use) noexcept {
+  // Picks the slot to write: never the newest frame, never a pinned slot
+  // unless every other slot is pinned (the producer does not wait); in the
+  // order of slotRank. Leaves the slot's sequence odd.
+  std::uint32_t chooseSlot() noexcept {
     std::lock_guard lock(readersMutex);
     const std::uint32_t count = options.slots;
     const std::uint32_t latest = loadRelaxed(header->latestSlot);  // index + 1; only we write it
     std::uint64_t tried = latest ? (std::uint64_t{1} << (latest - 1)) : 0;
     const bool ring = std::ranges::any_of(active, &ActiveReader::sequential);
-    if (use == SlotUse::Fill && latest && !ring && writtenFrame[latest - 1] != 0 &&
-        everyReaderDone(writtenFrame[latest - 1]) && takeUnpinned(latest - 1)) {
-      ++stats.newestRewritten;
-      return latest - 1;
-    }
     for (;;) {
       // The first slot in rank order not tried yet.
       std::uint32_t best = count;
@@ -252,7 +218,18 @@ struct ProducerState {
       }
       if (best == count) break;
       tried |= std::uint64_t{1} << best;
-      if (takeUnpinned(best)) return best;
+      if ((pinnedMaskLocked() >> best) & 1) continue;
+      // Dekker handshake with a reader pinning this slot: we make the sequence
+      // odd, then look at the pins; a reader sets its pin, then looks at the
+      // sequence. One of us sees the other. If a pin appeared, put the
+      // sequence back untouched (no byte was written) and try another slot.
+      storeSeqCst(slots[best].sequence, sequence[best] + 1);
+      if ((pinnedMaskLocked() >> best) & 1) {
+        storeSeqCst(slots[best].sequence, sequence[best]);
+        continue;
+      }
+      sequence[best] += 1;
+      return best;
     }
     // Every slot but the newest is pinned: overwrite the oldest of them. Its
     // reader sees the sequence change and does not accept the frame.
@@ -694,7 +671,7 @@ Result<Producer> Producer::create(ProducerOptions options) {
   return Producer(std::move(*state));
 }
 
-Result<WriteSlot> Producer::acquire(SlotUse use) {
+Result<WriteSlot> Producer::acquire() {
   if (!state_ || state_->ended) return fail(ErrorCode::InvalidState, "the feed has ended");
   ProducerState& s = *state_;
   if (s.slotOut)
@@ -702,7 +679,7 @@ Result<WriteSlot> Producer::acquire(SlotUse use) {
   if (!s.usable()) return s.failTruncated();
   if (s.supersededByOther())
     return fail(ErrorCode::TakenOver, "feed '" + s.options.feed + "' was taken over by another producer");
-  const std::uint32_t index = s.chooseSlot(use);
+  const std::uint32_t index = s.chooseSlot();
   s.slotOut = true;
   WriteSlot slot;
   slot.owner_ = &s;
@@ -770,9 +747,7 @@ Result<std::uint64_t> Producer::write(std::span<const std::byte> frame, const Fr
     return fail(ErrorCode::InvalidArgument, "frame of " + std::to_string(frame.size()) +
                                                 " bytes is larger than the format's " +
                                                 std::to_string(state_->options.format.frameSize));
-  // Metadata bound to be refused abandons the slot: never the newest frame's.
-  const bool fits = !state_ || metadata.encodedSize() <= state_->geometry.metadataCapacity;
-  auto slot = acquire(fits ? SlotUse::Fill : SlotUse::Lend);
+  auto slot = acquire();
   if (!slot) return std::unexpected(slot.error());
   if (auto ok = slot->setMetadata(metadata); !ok) return std::unexpected(ok.error());
   std::memcpy(slot->data().data(), frame.data(), frame.size());

@@ -3,10 +3,9 @@
 // option, tries everything it can against a feed while two normal readers
 // verify every frame, on every backend (issue 11): resize and write every
 // descriptor it got, map the frames writable, scribble over its own control
-// memory (pins, and claims to be done with any frame), pin every slot,
-// connect and disconnect 1000 times, send garbage and truncated hellos,
-// connect and never read. Nothing it does may reach the producer or the
-// other readers.
+// memory, pin every slot, connect and disconnect 1000 times, send garbage and
+// truncated hellos, connect and never read. Nothing it does may reach the
+// producer or the other readers.
 #include <grp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -214,9 +213,7 @@ TEST_CASE("a hostile reader of another uid cannot break the feed for the produce
   std::uint64_t failures = 0;
   std::thread publisher([&] {
     while (!stop) {
-      // Filled at once: the hostile reader's random doneFrame words meet the
-      // producer's choice to write over the newest frame (SlotUse::Fill).
-      auto slot = producer->acquire(SlotUse::Fill);
+      auto slot = producer->acquire();
       if (!slot) {
         ++failures;
         break;

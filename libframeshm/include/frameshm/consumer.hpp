@@ -94,14 +94,12 @@ namespace detail {
 struct Attachment;
 struct ConsumerState;
 
-// Keeps a Frame's memory mapped and its slot pinned; unpins, and tells the
-// producer the reader is done with the frame, when destroyed or assigned over,
-// so that Frame's own moves are the defaulted ones. Move-only.
+// Keeps a Frame's memory mapped and its slot pinned; unpins when destroyed or
+// assigned over, so that Frame's own moves are the defaulted ones. Move-only.
 class FrameHold {
  public:
   FrameHold() = default;
-  FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, std::uint64_t number,
-            bool pinned) noexcept;
+  FrameHold(std::shared_ptr<Attachment> attachment, std::uint32_t index, bool pinned) noexcept;
   FrameHold(FrameHold&& other) noexcept;
   FrameHold& operator=(FrameHold&& other) noexcept;
   FrameHold(const FrameHold&) = delete;
@@ -113,7 +111,6 @@ class FrameHold {
   void release() noexcept;
   std::shared_ptr<Attachment> attachment_;
   std::uint32_t index_ = 0;
-  std::uint64_t number_ = 0;
   bool pinned_ = false;
 };
 }  // namespace detail

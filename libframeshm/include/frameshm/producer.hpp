@@ -7,11 +7,9 @@
 // groups), gives each the frame memory read-only and a control memory of its
 // own, and takes a dead reader's pins back the moment its connection hangs
 // up. Publishing never waits for a consumer: each frame goes into a slot that
-// is neither pinned by a reader nor the newest frame (unless the slot is
-// filled at once and every reader is done with the newest frame, see
-// SlotUse), with the slot's sequence counter odd while it is written; then
-// the slot becomes the newest frame and one futex word is bumped, woken only
-// if some reader waits.
+// is neither the newest frame nor pinned by a reader, with the slot's
+// sequence counter odd while it is written; then the slot becomes the newest
+// frame and one futex word is bumped, woken only if some reader waits.
 // Destroying the Producer ends the feed (readers see it ended) and removes
 // its name.
 //
@@ -72,20 +70,6 @@ namespace detail {
 struct ProducerState;
 }  // namespace detail
 
-// How long an acquired slot stays out before it is published.
-enum class SlotUse {
-  // For as long as the caller likes (a buffer lent upstream): the newest
-  // frame stays readable meanwhile, for readers that attach or have not
-  // taken it yet.
-  Lend,
-  // Filled at once and published (as write() does): once every reader (one at
-  // least) has taken the newest frame and let it go, the slot is that frame's own, so the
-  // same cache-warm memory is written frame after frame, as shmsink reuses one
-  // block. A reader that looks during the fill waits for the new frame; with
-  // a sequential reader attached, the ring order holds as with Lend.
-  Fill,
-};
-
 // A slot the producer is filling in place. Move-only; publish it with
 // Producer::publish, or let it go to abandon it (readers never see it, and its
 // frame number goes to the next slot). Must not outlive its Producer.
@@ -132,7 +116,6 @@ struct ProducerStats {
   std::uint64_t framesPublished = 0;
   std::uint64_t pinnedOverwrites = 0;  // frames written over a pinned slot (too few slots)
   std::uint64_t readersReclaimed = 0;  // readers whose connection ended (their pins went with it)
-  std::uint64_t newestRewritten = 0;   // frames written into the newest frame's slot (SlotUse::Fill)
 };
 
 class Producer {
@@ -153,7 +136,7 @@ class Producer {
 
   // A slot to fill in place. Only one may be outstanding.
   // Errors: InvalidState (feed ended, or a slot is already acquired), TakenOver.
-  [[nodiscard]] Result<WriteSlot> acquire(SlotUse use = SlotUse::Lend);
+  [[nodiscard]] Result<WriteSlot> acquire();
   // Makes the slot the newest frame and wakes every reader; returns its frame
   // number. The slot is used up even on error (an invalid one is abandoned).
   // Errors: InvalidArgument (slot of another producer, payload larger than the
