@@ -4,14 +4,19 @@
 #include "memory.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "layout.hpp"
@@ -28,6 +33,12 @@ constexpr std::uint64_t kSize = 3 * 4096;
 
 Fd duplicate(const Fd& fd) {
   return Fd(fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+}
+
+long minorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
 }
 
 }  // namespace
@@ -126,4 +137,46 @@ TEST_CASE("control memory is one sealed page: the reader can write it but not sh
   auto plain = memfd_create("plain", MFD_CLOEXEC);
   REQUIRE(ftruncate(plain, 4096) == 0);
   CHECK_FALSE(mapControl(Fd(plain), "ctl"));  // shrinkable: refused
+}
+
+TEST_CASE("new frame memory is faulted in writable, so the first frame written into it takes no page fault") {
+  const Backend backend = GENERATE(Backend::Memfd, Backend::Posix, Backend::SysV);
+  INFO("backend " << static_cast<int>(backend));
+  const auto feed = uniqueFeed("prefault");
+  FeedGuard guard(feed);
+  constexpr std::uint64_t kBytes = 4 << 20;  // 1024 pages
+  auto memory = createFrameMemory(backend, feed, kBytes, 0600);
+  REQUIRE(memory);
+  const long before = minorFaults();
+  std::memset(memory->mapping.data(), 0x5a, kBytes);
+  CHECK(minorFaults() - before < 64);  // one per page (1024) without it
+}
+
+TEST_CASE("a POSIX feed larger than /dev/shm has room for is refused when created, and leaves no file") {
+  if (geteuid() != 0) {
+    WARN("needs root to mount a small /dev/shm in a mount namespace: not checked");
+    return;
+  }
+  const auto feed = uniqueFeed("shmfull");
+  // In a child with a mount namespace of its own and a 1 MiB /dev/shm.
+  auto child = test::Child::fork([&] {
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m") != 0)
+      return 77;
+    {
+      auto memory = createFrameMemory(Backend::Posix, feed, 4 << 20, 0600);
+      if (memory) return 1;  // a SIGBUS waiting for the first frame
+      if (memory.error().message.find("cannot reserve the 4 MiB of /dev/shm/frameshm." + feed) ==
+              std::string::npos ||
+          memory.error().message.find("is /dev/shm or memory full?") == std::string::npos)
+        return 2;
+    }
+    return std::filesystem::exists(posixShmPath(feed)) ? 3 : 0;
+  });
+  const int code = child.wait(std::chrono::seconds(20));
+  if (code == 77) {
+    WARN("could not mount a small /dev/shm in a mount namespace: not checked");
+    return;
+  }
+  CHECK(code == 0);
 }
