@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   std::string jsonPath, plotDir, pluginDir, replotPath;
   std::vector<std::string> only;
   int spinUs = 300;
-  app.add_flag("--quick", quick, "short phases: everything in under two minutes");
+  app.add_flag("--quick", quick, "short phases: a few minutes for everything (the GStreamer scenario about three)");
   app.add_flag("--smoke", smoke,
                "shortest phases (a few seconds each scenario): checks the bench, not the figures");
   app.add_option("--json", jsonPath, "write every figure as JSON to this file");

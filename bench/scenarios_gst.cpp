@@ -203,6 +203,10 @@ std::vector<Count> runPipelines(const Config& config, const Scratch& scratch, co
   return fps;
 }
 
+// Rounds of each figure that sets the pairs side by side (latency cells, reader
+// CPU), the pairs taking turns; one for the smoke run.
+int pairRounds(const Config& config) { return config.smoke ? 1 : 3; }
+
 // The stages of one frame's trip (see gst_helper.cpp --stages).
 constexpr const char* kStages[] = {"appsrcToSink", "sinkToSource", "sourceToApp"};
 constexpr const char* kStageText[] = {"appsrc thread hand-off to the sink",
@@ -240,8 +244,13 @@ LatencyRun gstLatency(const Config& config, const Scratch& scratch, const Pair& 
   const std::string out = scratch.file(tag + ".samples"), ready = scratch.file(tag + ".ready");
   const std::string sentStages = scratch.file(tag + ".sent"),
                     receivedStages = scratch.file(tag + ".received");
-  // The receiver counts the sender's priming frame too, and leaves out a short warm-up.
-  constexpr int kWarmup = 10;
+  // The receiver counts the sender's priming frame too, and leaves out a
+  // warm-up of half a second: on this VM the first write into memory fresh to
+  // the process is slow (12 MB: 17-35 ms, page faults or none), so the first
+  // frames into each of the sink's buffers or slots put the sender behind, and
+  // the frames it then pushes at once queue up (4K in place: frames 11-16 of a
+  // run at 1-4 ms with a warm-up of 10 frames, for either pair).
+  constexpr int kWarmup = 30;
   test::Child send = spawnLogged({config.gstHelper, "send", "--sink", pair.sink, "--size", dims, "--frames",
                                   std::to_string(frames + kWarmup), "--ready", ready, "--stages", sentStages,
                                   inPlace ? "--in-place" : "--fps=60"},
@@ -430,14 +439,29 @@ void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, 
           {"gstreamer", "floor.gstSource." + std::to_string(fps),
            "fakesrc sync=true ! fakesink at " + hz + " (GStreamer's own per-buffer work): CPU per frame",
            bare.cpuUsPerFrame, "us"});
+    // The pairs take turns, round after round, and each pair's figure is the
+    // median of its rounds: one slow minute moves one round, not the ratio.
+    std::vector<std::vector<double>> cpuRounds(pairs.size());
+    for (int round = 0; round < pairRounds(config); ++round) {
+      for (std::size_t k = 0; k < pairs.size(); ++k) {
+        const Pair& pair = pairs[k];
+        std::printf("gstreamer reader CPU %s %s, round %d ...\n", pair.name.c_str(), name.c_str(), round + 1);
+        std::fflush(stdout);
+        const std::string sender =
+            "videotestsrc is-live=true pattern=black ! " + caps(*size, fps) + " ! " + kSinkCopies + pair.sink;
+        const Count count = runPipelines(config, scratch, pair, sender, {pair.source}, seconds,
+                                         "cpu-" + tag + pair.name + std::to_string(round))[0];
+        if (count.fps > 0) cpuRounds[k].push_back(count.cpuUsPerFrame);
+      }
+    }
     double shmCpu = NAN;
-    for (const Pair& pair : pairs) {
-      std::printf("gstreamer reader CPU %s %s ...\n", pair.name.c_str(), name.c_str());
-      std::fflush(stdout);
-      const std::string sender =
-          "videotestsrc is-live=true pattern=black ! " + caps(*size, fps) + " ! " + kSinkCopies + pair.sink;
-      const Count count =
-          runPipelines(config, scratch, pair, sender, {pair.source}, seconds, "cpu-" + tag + pair.name)[0];
+    for (std::size_t k = 0; k < pairs.size(); ++k) {
+      const Pair& pair = pairs[k];
+      Count count;
+      if (!cpuRounds[k].empty()) {
+        count.fps = 1;  // frames came
+        count.cpuUsPerFrame = summarize(cpuRounds[k]).p50;
+      }
       const bool shm = pair.name == "shmsink";
       if (shm) shmCpu = count.cpuUsPerFrame;
       report.add({"gstreamer", (shm ? "shm" : "frameshm") + std::string(".readerCpu.") + name,
@@ -502,16 +526,37 @@ void runGstreamer(const Config& config, Report& report) {
         shmPair(scratch, std::string("lat") + size.name, i420Bytes(size), kBuffers)};
     if (withFrameshm) latencyPairs.push_back(frameshmPair(std::string("glat") + size.name));
     std::map<std::string, Summary> shm;
-    // The two pairs of a mode run back to back, so a slow minute of this VM
-    // falls on both rather than on one pair's cells.
     for (bool inPlace : {false, true}) {
-      for (const Pair& pair : latencyPairs) {
-        const std::string mode = inPlace ? "inplace" : "copy";
-        std::printf("gstreamer latency %s %s %s ...\n", pair.name.c_str(), size.name, mode.c_str());
-        std::fflush(stdout);
-        bool notOffered = false;
-        const std::string tag = "lat-" + pair.name + "-" + size.name + "-" + mode;
-        const LatencyRun run = gstLatency(config, scratch, pair, size, inPlace, frames, tag, notOffered);
+      const std::string mode = inPlace ? "inplace" : "copy";
+      // The pairs of a mode take turns, round after round, and each pair's
+      // samples are pooled over its rounds: a slow minute of this VM falls on
+      // both pairs alike rather than on one pair's cells.
+      std::vector<LatencyRun> runs(latencyPairs.size());
+      std::vector<bool> notOffered(latencyPairs.size(), false), failed(latencyPairs.size(), false);
+      for (int round = 0; round < pairRounds(config); ++round) {
+        for (std::size_t k = 0; k < latencyPairs.size(); ++k) {
+          const Pair& pair = latencyPairs[k];
+          if (notOffered[k] || failed[k]) continue;
+          std::printf("gstreamer latency %s %s %s, round %d ...\n", pair.name.c_str(), size.name, mode.c_str(),
+                      round + 1);
+          std::fflush(stdout);
+          bool refused = false;
+          const std::string tag =
+              "lat-" + pair.name + "-" + size.name + "-" + mode + "-" + std::to_string(round);
+          LatencyRun one = gstLatency(config, scratch, pair, size, inPlace, frames, tag, refused);
+          notOffered[k] = refused;
+          // A round that could not run spoils the pair's cell: no half pools.
+          failed[k] = one.samples.empty();
+          if (failed[k]) runs[k] = {};
+          runs[k].samples.insert(runs[k].samples.end(), one.samples.begin(), one.samples.end());
+          for (int stage = 0; stage < 3; ++stage)
+            runs[k].stages[stage].insert(runs[k].stages[stage].end(), one.stages[stage].begin(),
+                                         one.stages[stage].end());
+        }
+      }
+      for (std::size_t k = 0; k < latencyPairs.size(); ++k) {
+        const Pair& pair = latencyPairs[k];
+        const LatencyRun& run = runs[k];
         const bool isShm = pair.name == "shmsink";
         const std::string who = isShm ? "shm" : "frameshm";
         const std::string label = (isShm ? "shmsink/shmsrc " : "frameshmsink/frameshmsrc ") +
@@ -519,7 +564,7 @@ void runGstreamer(const Config& config, Report& report) {
                                   (inPlace ? "written in place" : "sink copies");
         if (run.samples.empty()) {
           report.note("gstreamer",
-                      label + ": " + (notOffered ? "the sink offers no memory upstream" : "did not run"));
+                      label + ": " + (notOffered[k] ? "the sink offers no memory upstream" : "did not run"));
           continue;
         }
         const Summary s = summarize(run.samples);
@@ -537,10 +582,11 @@ void runGstreamer(const Config& config, Report& report) {
                       crossing, "us", ref && shmCrossing > 0 ? crossing / shmCrossing : NAN,
                       ref ? "shmsink" : ""});
         }
-        for (int k = 0; k < 3; ++k) {
-          if (run.stages[k].empty()) continue;
-          report.add({"gstreamer", id + ".stage." + kStages[k] + ".p50",
-                      label + " stage: " + kStageText[k] + " p50", summarize(run.stages[k]).p50, "us"});
+        for (int stage = 0; stage < 3; ++stage) {
+          if (run.stages[stage].empty()) continue;
+          report.add({"gstreamer", id + ".stage." + kStages[stage] + ".p50",
+                      label + " stage: " + kStageText[stage] + " p50", summarize(run.stages[stage]).p50,
+                      "us"});
         }
       }
     }
