@@ -149,7 +149,8 @@ TEST_CASE("new frame memory is faulted in writable, so the first frame written i
   REQUIRE(memory);
   const long before = minorFaults();
   std::memset(memory->mapping.data(), 0x5a, kBytes);
-  CHECK(minorFaults() - before < 64);  // one per page (1024) without it
+  // One per page (1024) without it; ASan's shadow of the range adds up to 128.
+  CHECK(minorFaults() - before < 256);
 }
 
 TEST_CASE("a POSIX feed larger than /dev/shm has room for is refused when created, and leaves no file") {
