@@ -357,7 +357,7 @@ namespace {
 void gstThroughput(const Config& config, Report& report, const Scratch& scratch, bool withFrameshm) {
   const Size& big = kSizes[1];
   const double seconds = config.smoke ? 1.0 : std::max(1.5, config.phaseSeconds * 2);
-  const int rounds = config.smoke ? 1 : 3;
+  const int rounds = pairRounds(config);
   for (bool inPlace : {false, true}) {
     const std::string mode = inPlace ? "inplace" : "copy";
     const std::string how = inPlace ? "upstream writes in place" : "sink copies";
@@ -469,22 +469,18 @@ void gstReaderCpu(const Config& config, Report& report, const Scratch& scratch, 
     double shmCpu = NAN;
     for (std::size_t k = 0; k < pairs.size(); ++k) {
       const Pair& pair = pairs[k];
-      Count count;
-      if (!cpuRounds[k].empty()) {
-        count.fps = 1;  // frames came
-        count.cpuUsPerFrame = summarize(cpuRounds[k]).p50;
-      }
+      // NAN if no round counted a frame.
+      const double cpu = cpuRounds[k].empty() ? NAN : summarize(cpuRounds[k]).p50;
       const bool shm = pair.name == "shmsink";
-      if (shm) shmCpu = count.cpuUsPerFrame;
+      if (shm) shmCpu = cpu;
       report.add({"gstreamer", (shm ? "shm" : "frameshm") + std::string(".readerCpu.") + name,
-                  (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name + " CPU per frame",
-                  count.fps > 0 ? count.cpuUsPerFrame : NAN, "us",
-                  shm || !(shmCpu > 0) ? NAN : count.cpuUsPerFrame / shmCpu, shm ? "" : "shmsrc"});
-      if (count.fps > 0)
+                  (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name + " CPU per frame", cpu,
+                  "us", shm || !(shmCpu > 0) ? NAN : cpu / shmCpu, shm ? "" : "shmsrc"});
+      if (!cpuRounds[k].empty())
         report.add({"gstreamer", (shm ? "shm" : "frameshm") + std::string(".readerCpuAboveWait.") + name,
                     (shm ? "shmsrc ! fakesink " : "frameshmsrc ! fakesink ") + name +
                         " CPU per frame beyond its bare wait (GStreamer and the element)",
-                    count.cpuUsPerFrame - (shm ? socketFloor : futexFloor), "us"});
+                    cpu - (shm ? socketFloor : futexFloor), "us"});
     }
   }
 }
