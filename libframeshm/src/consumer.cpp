@@ -300,7 +300,8 @@ struct ConsumerState {
         if (error.code == ErrorCode::NotFound && waited.count() > 0 && sawEnd)
           return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) +
                                               " ended while this consumer attached, and no producer came "
-                                              "back within " + seconds(waited));
+                                              "back within " +
+                                              seconds(waited));
         if (error.code == ErrorCode::NotFound && waited.count() > 0)
           return fail(ErrorCode::Timeout, "feed " + quoted(options.feed) + " did not appear within " +
                                               seconds(waited) + " (is its producer running?)");
@@ -602,15 +603,20 @@ Consumer& Consumer::operator=(Consumer&& other) noexcept = default;
 Consumer::~Consumer() = default;
 
 Result<Metadata> Frame::metadata() const {
-  const std::string where = "frame " + std::to_string(number_) +
-                            (hold_.get() ? " of feed " + detail::quoted(hold_.get()->feed) : std::string());
+  // Most frames carry none: nothing to decode, nothing to allocate.
+  if (metadata_.empty() && metadataClaimed_ <= metadataCapacity_) return Metadata{};
+  // Built only for an error: a reader calls this for every frame.
+  auto where = [this] {
+    return "frame " + std::to_string(number_) +
+           (hold_.get() ? " of feed " + detail::quoted(hold_.get()->feed) : std::string());
+  };
   if (metadataClaimed_ > metadataCapacity_)
-    return fail(ErrorCode::Corrupt, where + " claims " + std::to_string(metadataClaimed_) +
+    return fail(ErrorCode::Corrupt, where() + " claims " + std::to_string(metadataClaimed_) +
                                         " bytes of metadata, but the feed carries at most " +
                                         std::to_string(metadataCapacity_) +
                                         " per frame (its producer is broken or hostile)");
   auto decoded = Metadata::decode(metadata_);
-  if (!decoded) return fail(ErrorCode::Corrupt, where + ": " + decoded.error().message);
+  if (!decoded) return fail(ErrorCode::Corrupt, where() + ": " + decoded.error().message);
   return decoded;
 }
 
