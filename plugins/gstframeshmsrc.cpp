@@ -54,6 +54,12 @@
  * frame from 133 to 249 us: hence the default of 0. Spin where the reader
  * has a core to itself and every microsecond counts.
  *
+ * With GST_DEBUG=frameshmsrc:7 the source logs each frame's times on
+ * CLOCK_MONOTONIC: when the producer published it, when this reader took it
+ * (the difference is the wake-up) and when create returned (the buffer's
+ * making). A frame's line is written as the next create begins, so the
+ * logging never delays a frame.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 frameshmsrc feed=cam0 ! videoconvert ! autovideosink
@@ -150,6 +156,14 @@ struct GstFrameshmSrcState {
   bool everAttached = false;
   bool waitForever = false;  // on-end=wait after a clean end
   bool discont = true;
+
+  // The last frame's times (CLOCK_MONOTONIC ns), logged at TRACE level when
+  // the next create begins, so that logging never delays a frame: publish
+  // (the producer's), taken (waitFrame returned), created (create returned).
+  struct FrameTimes {
+    std::uint64_t number = 0;  // 0: nothing to log
+    std::int64_t publishNs = 0, takenNs = 0, createdNs = 0;
+  } lastTimes;
 
   std::atomic<std::uint64_t> framesRead{0};
   std::atomic<std::uint64_t> framesDropped{0};
@@ -502,6 +516,7 @@ static gboolean gst_frameshm_src_start(GstBaseSrc* src) {
   state.waitForever = false;
   state.discont = true;
   state.generation = 0;
+  state.lastTimes = {};
   state.framesRead = state.framesDropped = state.framesTorn = state.framesCopied = state.generations = 0;
   return TRUE;
 }
@@ -695,12 +710,25 @@ static bool followGeneration(GstFrameshmSrc* self, const frameshm::Frame& frame)
   return true;
 }
 
+// Whether each frame's times are taken for the TRACE log (GST_DEBUG=frameshmsrc:7).
+static bool tracingTimes() {
+  return gst_debug_category_get_threshold(GST_CAT_DEFAULT) >= GST_LEVEL_TRACE;
+}
+
 // attach -> wait for a frame (or handle the error) -> follow its generation
 // -> wrap or copy it -> stamp it and push it.
 static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) {
   auto* self = GST_FRAMESHM_SRC(push);
   GstFrameshmSrcState& state = *self->state;
   const Settings settings = settingsOf(self);
+  if (const auto& t = state.lastTimes; t.number != 0) {
+    GST_TRACE_OBJECT(self,
+                     "frame %" G_GUINT64_FORMAT ": published %" G_GINT64_FORMAT " taken %" G_GINT64_FORMAT
+                     " created %" G_GINT64_FORMAT " (CLOCK_MONOTONIC ns): wake %.1f us, create %.1f us",
+                     t.number, t.publishNs, t.takenNs, t.createdNs, (t.takenNs - t.publishNs) / 1e3,
+                     (t.createdNs - t.takenNs) / 1e3);
+    state.lastTimes.number = 0;
+  }
 
   for (;;) {
     if (state.flushing) return GST_FLOW_FLUSHING;
@@ -712,6 +740,7 @@ static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) 
       if (auto stop = handleReadError(self, settings, frame.error())) return *stop;
       continue;
     }
+    const std::int64_t takenNs = tracingTimes() ? frameshm::monotonicNs() : 0;
     state.waitingSinceNs = -1;
     state.waitForever = false;
     state.everAttached = true;
@@ -730,6 +759,7 @@ static GstFlowReturn gst_frameshm_src_create(GstPushSrc* push, GstBuffer** out) 
     if (!buffer) continue;  // a torn copy: dropped
     frameshm::gst::attachMetadata(GST_ELEMENT(self), buffer, metadata);
     stampBuffer(self, buffer, meta, publishNs, number, settings.live);
+    if (takenNs != 0) state.lastTimes = {number, publishNs, takenNs, frameshm::monotonicNs()};
     *out = buffer;
     return GST_FLOW_OK;
   }

@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -567,6 +569,58 @@ TEST_CASE("frameshmsrc reports as latency how old frames are when they arrive") 
   CHECK(min >= 150 * GST_MSECOND);
   CHECK(min < 1 * GST_SECOND);
   CHECK(max >= min);
+}
+
+TEST_CASE(
+    "with GST_DEBUG=frameshmsrc:7 gst-launch-1.0 logs when each frame was published, taken and made into a "
+    "buffer") {
+  const std::string feed = uniqueFeed("times");
+  FeedGuard guard(feed);
+  auto format = frameshm::makeFormat(frameshm::PixelFormat::Gray8, 16, 16, {50, 1});
+  auto producer = frameshm::Producer::create({.feed = feed, .format = *format});
+  REQUIRE(producer);
+  frameshm::test::TempDir dir;
+  const std::string logPath = dir.file("gst.log");
+  auto env = frameshm::test::gstEnvironment();
+  env.insert(env.end(), {"GST_DEBUG=frameshmsrc:7", "GST_DEBUG_NO_COLOR=1", "GST_DEBUG_FILE=" + logPath});
+  auto reader = frameshm::test::Child::spawn({"gst-launch-1.0", "-q", "frameshmsrc", "feed=" + feed,
+                                              "num-buffers=12", "!", "fakesink", "sync=false"},
+                                             env);
+  REQUIRE(frameshm::test::waitForReaders(*producer, 1, 10s));
+  // The window each frame was published in, by frame number.
+  std::map<std::uint64_t, std::pair<std::int64_t, std::int64_t>> written;
+  while (reader.running() && written.size() < 200) {
+    const std::int64_t before = frameshm::monotonicNs();
+    auto number = producer->write(std::vector<std::byte>(format->frameSize));
+    REQUIRE(number);
+    written[*number] = {before, frameshm::monotonicNs()};
+    std::this_thread::sleep_for(20ms);
+  }
+  REQUIRE(reader.wait(10s) == 0);
+  const std::int64_t end = frameshm::monotonicNs();
+
+  std::ifstream log(logPath);
+  std::map<std::uint64_t, std::array<std::int64_t, 3>> times;
+  for (std::string line; std::getline(log, line);) {
+    const auto at = line.find("> frame ");
+    if (line.find(" TRACE ") == std::string::npos || at == std::string::npos) continue;
+    unsigned long long number = 0;
+    long long published = 0, taken = 0, created = 0;
+    if (std::sscanf(line.c_str() + at + 2, "frame %llu: published %lld taken %lld created %lld", &number,
+                    &published, &taken, &created) == 4)
+      times[number] = {published, taken, created};
+  }
+  // A frame's line comes when the next create begins: all of the 12 but the last.
+  CHECK(times.size() == 11);
+  for (const auto& [number, t] : times) {
+    INFO("frame " << number << ": published " << t[0] << " taken " << t[1] << " created " << t[2]);
+    REQUIRE(written.count(number) == 1);
+    CHECK(t[0] >= written[number].first);
+    CHECK(t[0] <= written[number].second);
+    CHECK(t[1] >= t[0]);
+    CHECK(t[2] >= t[1]);
+    CHECK(t[2] <= end);
+  }
 }
 
 TEST_CASE("with socket-dir on both elements the feed is found in that directory and only there") {
