@@ -13,8 +13,10 @@
 // With --stages, each side also writes one line per frame with the stage
 // times (CLOCK_MONOTONIC ns) of frame i: the sender "i pushed atSink" (the
 // buffer reaching the sink's pad, after appsrc's thread), the receiver
-// "i pushed leftSource pulled" (the buffer leaving the source's pad, and the
-// pull in the application); frameshm-bench joins them by i.
+// "i pushed leftSource pulled published taken created" (the buffer leaving
+// the source's pad, the pull in the application, and with --source-times
+// frameshmsrc's own times of the frame: its publish, the reader taking it,
+// create returning; 0 without); frameshm-bench joins them by i.
 // local: appsrc ! queue ! appsink in one process, for reference.
 // count: frames per second through `SOURCE ! fakesink`, counted by fakesink's
 // handoff signal over a measured window, and the process's CPU per frame.
@@ -34,7 +36,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -54,6 +58,7 @@ struct Options {
   int frames = 300;
   int warmup = 10;
   bool inPlace = false;
+  bool sourceTimes = false;  // receive: catch frameshmsrc's per-frame TRACE times
 };
 
 std::string capsString(const Options& o) {
@@ -135,6 +140,58 @@ class PadTimes {
   }
   mutable std::mutex mutex_;
   std::vector<std::int64_t> times_;
+};
+
+// frameshmsrc's times of each frame (CLOCK_MONOTONIC ns), from its TRACE
+// lines, caught by a log function of ours rather than printed. The source logs
+// a frame's times when its next create begins, before it waits: the catching
+// costs that frame nothing. Messages of other categories, warnings and worse,
+// go to the default log function as before. Made before the pipeline.
+class SourceTimes {
+ public:
+  struct Times {
+    std::int64_t published = 0, taken = 0, created = 0;
+  };
+
+  SourceTimes() {
+    gst_debug_remove_log_function(gst_debug_log_default);
+    gst_debug_add_log_function(onLog, this, nullptr);
+    gst_debug_set_threshold_for_name("frameshmsrc", GST_LEVEL_TRACE);
+  }
+  SourceTimes(const SourceTimes&) = delete;
+  SourceTimes& operator=(const SourceTimes&) = delete;
+  ~SourceTimes() {
+    gst_debug_remove_log_function(onLog);
+    gst_debug_add_log_function(gst_debug_log_default, nullptr, nullptr);
+  }
+
+  [[nodiscard]] Times at(std::uint64_t number) const {
+    std::lock_guard lock(mutex_);
+    const auto it = times_.find(number);
+    return it == times_.end() ? Times{} : it->second;
+  }
+
+ private:
+  static void onLog(GstDebugCategory* category, GstDebugLevel level, const gchar* file, const gchar* function,
+                    gint line, GObject* object, GstDebugMessage* message, gpointer data) {
+    if (std::strcmp(gst_debug_category_get_name(category), "frameshmsrc") != 0) {
+      if (level <= GST_LEVEL_WARNING)
+        gst_debug_log_default(category, level, file, function, line, object, message, nullptr);
+      return;
+    }
+    if (level != GST_LEVEL_TRACE) return;
+    unsigned long long number = 0;
+    long long published = 0, taken = 0, created = 0;
+    if (std::sscanf(gst_debug_message_get(message), "frame %llu: published %lld taken %lld created %lld",
+                    &number, &published, &taken, &created) != 4)
+      return;
+    auto* self = static_cast<SourceTimes*>(data);
+    std::lock_guard lock(self->mutex_);
+    self->times_[number] = {published, taken, created};
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::uint64_t, Times> times_;
 };
 
 // The pad of the element the pipeline's first (or last) element links to.
@@ -277,14 +334,19 @@ int pushFrames(GstElement* appsrc, GstElement* pipeline, const Options& o, SinkM
 }
 
 // Pulls frames until `frames` arrived, EOS or 5 s of silence; writes the latencies after warm-up.
-int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o) {
+int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o, const SourceTimes* sourceTimes) {
   PadTimes leftSource;
   if (GstPad* pad = sourcePad(pipeline)) {
     leftSource.attach(pad);
     gst_object_unref(pad);
   }
-  std::ofstream stages;
-  if (!o.stages.empty()) stages.open(o.stages);
+  // Per stage line: the stamp, and the source's frame number for its times.
+  struct Pulled {
+    Stamp stamp;
+    std::int64_t pulled;
+    std::uint64_t number;
+  };
+  std::vector<Pulled> pulled;
   std::vector<double> samples;
   for (int i = 0; i < o.frames; ++i) {
     GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink), 15 * GST_SECOND);
@@ -296,14 +358,21 @@ int pullFrames(GstElement* appsink, GstElement* pipeline, const Options& o) {
       const Stamp stamp = stampOf(buffer);
       if (i >= o.warmup && stamp.pushed > 0) {
         samples.push_back(static_cast<double>(now - stamp.pushed) * 1e-3);
-        if (stages)
-          stages << stamp.index << " " << stamp.pushed << " " << leftSource.at(stamp.index) << " " << now
-                 << "\n";
+        pulled.push_back({stamp, now, GST_BUFFER_OFFSET(buffer)});
       }
     }
     gst_sample_unref(sample);
   }
   if (busFailed(pipeline) && samples.empty()) return 1;
+  if (!o.stages.empty()) {
+    // Written now: a frame's source times are logged when the next create begins.
+    std::ofstream stages(o.stages);
+    for (const Pulled& p : pulled) {
+      const SourceTimes::Times t = sourceTimes ? sourceTimes->at(p.number) : SourceTimes::Times{};
+      stages << p.stamp.index << " " << p.stamp.pushed << " " << leftSource.at(p.stamp.index) << " "
+             << p.pulled << " " << t.published << " " << t.taken << " " << t.created << "\n";
+    }
+  }
   std::ofstream out(o.out);
   for (double s : samples) out << s << "\n";
   return out && !samples.empty() ? 0 : 1;
@@ -439,6 +508,8 @@ int run(const std::string& mode, const Options& o) {
     description = o.source + " ! fakesink name=sink sync=false signal-handoffs=true";
   else
     description = appsrc + "queue ! " + appsink;
+  std::optional<SourceTimes> sourceTimes;
+  if (mode == "receive" && o.sourceTimes) sourceTimes.emplace();
   GstElement* pipeline = launch(description);
   if (!pipeline) return 1;
   GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
@@ -448,7 +519,7 @@ int run(const std::string& mode, const Options& o) {
     if (mode == "send")
       code = runSend(pipeline, src, o);
     else if (mode == "receive")
-      code = pullFrames(sink, pipeline, o);
+      code = pullFrames(sink, pipeline, o, sourceTimes ? &*sourceTimes : nullptr);
     else if (mode == "count")
       code = runCount(pipeline, sink, o);
     else
@@ -479,6 +550,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "file for the samples (receive, local)");
   app.add_flag("--in-place", o.inPlace, "write frames into the memory the sink offers");
   app.add_option("--stages", o.stages, "file for each frame's stage times (send, receive)");
+  app.add_flag("--source-times", o.sourceTimes,
+               "receive: add frameshmsrc's own times of each frame (publish, take, create) to --stages");
   app.add_option("--ready", o.ready, "file the receiver creates once frames flow, and the sender waits for");
   app.add_option("--seconds", o.seconds, "count: measuring window, seconds")->check(CLI::Range(0.05, 600.0));
   app.add_option("--warmup-seconds", o.warmupSeconds, "count: time left out after the first frame")

@@ -211,13 +211,16 @@ std::vector<Count> runPipelines(const Config& config, const Scratch& scratch, co
                                 double seconds, const std::string& tag) {
   auto fps = runPipelinesOnce(config, scratch, pair, sender, receivers, seconds, tag);
   if (std::ranges::all_of(fps, [](const Count& c) { return c.fps > 0; })) return fps;
-  std::fprintf(stderr, "frameshm-bench: %s: a receiver counted nothing; running it once more\n", pair.name.c_str());
+  std::fprintf(stderr, "frameshm-bench: %s: a receiver counted nothing; running it once more\n",
+               pair.name.c_str());
   return runPipelinesOnce(config, scratch, pair, sender, receivers, seconds, tag + "-again");
 }
 
 // Rounds of each figure that sets the pairs side by side (latency cells, reader
 // CPU), the pairs taking turns; one for the smoke run.
-int pairRounds(const Config& config) { return config.smoke ? 1 : 3; }
+int pairRounds(const Config& config) {
+  return config.smoke ? 1 : 3;
+}
 
 // The stages of one frame's trip (see gst_helper.cpp --stages).
 constexpr const char* kStages[] = {"appsrcToSink", "sinkToSource", "sourceToApp"};
@@ -225,9 +228,22 @@ constexpr const char* kStageText[] = {"appsrc thread hand-off to the sink",
                                       "sink render, publish, reader wake, source create",
                                       "source push to the application's pull"};
 
+// frameshmsink -> frameshmsrc's part of "sinkToSource", from frameshmsrc's
+// own times of each frame (its TRACE log, caught in a round of its own):
+// the sink's pad to the publish (render: the copy, or the in-place publish),
+// the publish to the reader taking the frame (the wake-up), the take to
+// create returning, and create returning to the buffer leaving the pad.
+constexpr const char* kSourceStages[] = {"sinkToPublish", "publishToTaken", "takenToCreated",
+                                         "createdToPushed"};
+constexpr const char* kSourceStageText[] = {"sink pad to publish (render: copy or in-place publish)",
+                                            "publish to the reader taking the frame (wake-up)",
+                                            "frame taken to create returning (the buffer made)",
+                                            "create returning to the buffer leaving the source"};
+
 struct LatencyRun {
-  std::vector<double> samples{};       // push -> pull, us
-  std::vector<double> stages[3] = {};  // per kStages, us
+  std::vector<double> samples{};             // push -> pull, us
+  std::vector<double> stages[3] = {};        // per kStages, us
+  std::vector<double> sourceStages[4] = {};  // per kSourceStages, us (--source-times only)
 };
 
 // Per-stage durations from the sender's and the receiver's stage files.
@@ -238,17 +254,22 @@ void joinStages(const std::string& sent, const std::string& received, LatencyRun
     for (std::int64_t i, pushed, sink; in >> i >> pushed >> sink;) atSink[i] = sink;
   }
   std::ifstream in(received);
-  for (std::int64_t i, pushed, left, pulled; in >> i >> pushed >> left >> pulled;) {
+  for (std::int64_t i, pushed, left, pulled, published, taken, created;
+       in >> i >> pushed >> left >> pulled >> published >> taken >> created;) {
     const auto sink = atSink.find(i);
     if (sink == atSink.end() || sink->second == 0 || left == 0) continue;
     const std::int64_t t[] = {pushed, sink->second, left, pulled};
     for (int k = 0; k < 3; ++k) run.stages[k].push_back(static_cast<double>(t[k + 1] - t[k]) * 1e-3);
+    if (published == 0 || taken == 0 || created == 0) continue;
+    const std::int64_t u[] = {sink->second, published, taken, created, left};
+    for (int k = 0; k < 4; ++k) run.sourceStages[k].push_back(static_cast<double>(u[k + 1] - u[k]) * 1e-3);
   }
 }
 
 // appsrc -> sink ... source -> appsink latency in two processes; no samples if it could not run.
 LatencyRun gstLatency(const Config& config, const Scratch& scratch, const Pair& pair, const Size& size,
-                      bool inPlace, int frames, const std::string& tag, bool& notOffered) {
+                      bool inPlace, int frames, const std::string& tag, bool& notOffered,
+                      bool sourceTimes = false) {
   const auto env = gstEnv(config);
   std::unique_ptr<test::FeedGuard> cleanup;
   if (pair.name == "frameshm") cleanup = std::make_unique<test::FeedGuard>(pair.feed);
@@ -268,11 +289,16 @@ LatencyRun gstLatency(const Config& config, const Scratch& scratch, const Pair& 
                                   inPlace ? "--in-place" : "--fps=60"},
                                  scratch.file(tag + "-send.log"), env);
   std::this_thread::sleep_for(milliseconds(700));
-  test::Child receive =
-      spawnLogged({config.gstHelper, "receive", "--source", pair.source, "--size", dims, "--frames",
-                   std::to_string(frames + kWarmup + 1), "--warmup", std::to_string(kWarmup + 1), "--out",
-                   out, "--ready", ready, "--stages", receivedStages},
-                  scratch.file(tag + "-recv.log"), env);
+  std::vector<std::string> receiver = {config.gstHelper, "receive",
+                                       "--source",       pair.source,
+                                       "--size",         dims,
+                                       "--frames",       std::to_string(frames + kWarmup + 1),
+                                       "--warmup",       std::to_string(kWarmup + 1),
+                                       "--out",          out,
+                                       "--ready",        ready,
+                                       "--stages",       receivedStages};
+  if (sourceTimes) receiver.push_back("--source-times");
+  test::Child receive = spawnLogged(receiver, scratch.file(tag + "-recv.log"), env);
   const auto limit = milliseconds(frames * 1000 / 60 + 15'000);
   const int received = receive.wait(limit);
   const pid_t sendPid = send.pid();
@@ -545,8 +571,8 @@ void runGstreamer(const Config& config, Report& report) {
         for (std::size_t k = 0; k < latencyPairs.size(); ++k) {
           const Pair& pair = latencyPairs[k];
           if (notOffered[k] || failed[k]) continue;
-          std::printf("gstreamer latency %s %s %s, round %d ...\n", pair.name.c_str(), size.name, mode.c_str(),
-                      round + 1);
+          std::printf("gstreamer latency %s %s %s, round %d ...\n", pair.name.c_str(), size.name,
+                      mode.c_str(), round + 1);
           std::fflush(stdout);
           bool refused = false;
           const std::string tag =
@@ -561,6 +587,20 @@ void runGstreamer(const Config& config, Report& report) {
             runs[k].stages[stage].insert(runs[k].stages[stage].end(), one.stages[stage].begin(),
                                          one.stages[stage].end());
         }
+      }
+      // One more round of frameshm's alone, with frameshmsrc's own times of
+      // each frame: its stages only, since catching its log is work the
+      // other pair does not do; the latency cells keep to the rounds above.
+      std::vector<LatencyRun> timed(latencyPairs.size());
+      for (std::size_t k = 0; k < latencyPairs.size(); ++k) {
+        const Pair& pair = latencyPairs[k];
+        if (pair.name != "frameshm" || notOffered[k] || failed[k]) continue;
+        std::printf("gstreamer latency %s %s %s, frameshmsrc's own times ...\n", pair.name.c_str(), size.name,
+                    mode.c_str());
+        std::fflush(stdout);
+        bool refused = false;
+        timed[k] = gstLatency(config, scratch, pair, size, inPlace, frames,
+                              "lat-" + pair.name + "-" + size.name + "-" + mode + "-times", refused, true);
       }
       for (std::size_t k = 0; k < latencyPairs.size(); ++k) {
         const Pair& pair = latencyPairs[k];
@@ -595,6 +635,13 @@ void runGstreamer(const Config& config, Report& report) {
           report.add({"gstreamer", id + ".stage." + kStages[stage] + ".p50",
                       label + " stage: " + kStageText[stage] + " p50", summarize(run.stages[stage]).p50,
                       "us"});
+        }
+        for (int stage = 0; stage < 4; ++stage) {
+          const std::vector<double>& got = timed[k].sourceStages[stage];
+          if (got.empty()) continue;
+          report.add({"gstreamer", id + ".sourceStage." + kSourceStages[stage] + ".p50",
+                      label + " within sink -> source: " + kSourceStageText[stage] + " p50",
+                      summarize(got).p50, "us"});
         }
       }
     }

@@ -122,6 +122,10 @@ TEST_CASE(
   positive("slowreader", "shmsink.normalFps");
   positive("gstreamer", "shm.throughput.copy");
   positive("gstreamer", "shm.1080p.copy.p50");
+  positive("gstreamer", "frameshm.1080p.copy.p50");
+  // frameshm's sink -> source stage split by frameshmsrc's own frame times.
+  for (const char* stage : {"sinkToPublish", "publishToTaken", "takenToCreated"})
+    positive("gstreamer", std::string("frameshm.1080p.copy.sourceStage.") + stage + ".p50");
   positive("scale", "readers32.cpuUs");
   positive("scale", "readers64.cpuUs");
   // The floors measured beside the goals (bench/floors.hpp).
