@@ -28,17 +28,22 @@
  * offer-slots=false behind such elements. For the same reason the sink keeps
  * no last sample by default, and offers no slots if enable-last-sample is set.
  *
- * Like every sink the element waits, with sync=true (the default), until the
- * pipeline clock reaches each buffer's running time plus the pipeline's
- * latency: that paces a non-live source (a file) at its own rate, but delays
- * a live source's frames by the latency. Behind a live source (a camera) use
- * sync=false: each frame is then published the moment it arrives.
+ * Behind a live source (a camera, a live test source, appsrc is-live=true) the
+ * sink publishes each frame the moment it arrives: the frame carries its
+ * capture time, so readers can synchronise on it, and waiting here would only
+ * make every reader's frames older by the pipeline latency (33 ms behind a
+ * 30 fps live source). Behind a source that is not live (a file) it waits, as
+ * sinks do, until the pipeline clock reaches each buffer's running time, which
+ * plays the file at its own rate. The upstream latency query decides, once per
+ * caps. Setting `sync` (sync=true or sync=false on the launch line,
+ * g_object_set) overrides the choice either way: sync=true delays a live
+ * source's frames too, sync=false publishes a file's as fast as they come.
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! frameshmsink feed=cam0 sync=false
+ * gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! frameshmsink feed=cam0
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=I420,width=1280,height=720 ! \
- *     frameshmsink feed=test slots=5 mode=0660 sync=false
+ *     frameshmsink feed=test slots=5 mode=0660
  * gst-launch-1.0 filesrc location=clip.mp4 ! decodebin ! videoconvert ! frameshmsink feed=clip
  * ]|
  */
@@ -74,7 +79,7 @@ constexpr guint DEFAULT_MODE = 0600;
 constexpr const char* DEFAULT_BACKEND = "memfd";
 constexpr gboolean DEFAULT_REPLACE = FALSE;
 constexpr gboolean DEFAULT_OFFER_SLOTS = TRUE;
-constexpr guint DEFAULT_METADATA_BYTES = 4096;          // ProducerOptions' default
+constexpr guint DEFAULT_METADATA_BYTES = 4096;  // ProducerOptions' default
 constexpr guint MAX_METADATA_BYTES = 1u << 20;  // the library's limit per frame
 
 // How long a caps change waits for upstream to give back a slot it is filling.
@@ -90,6 +95,7 @@ enum {
   PROP_OFFER_SLOTS,
   PROP_SOCKET_DIR,
   PROP_METADATA_BYTES,
+  PROP_SYNC,  // basesink's, overridden: see "sync" in the doc block
   PROP_READERS,
   PROP_FRAMES_PUBLISHED,
   PROP_FRAMES_IN_PLACE,
@@ -206,6 +212,14 @@ static GstStructure* sinkStats(GstFrameshmSink* self) {
 static void gst_frameshm_sink_set_property(GObject* object, guint id, const GValue* value,
                                            GParamSpec* pspec) {
   auto* self = GST_FRAMESHM_SINK(object);
+  if (id == PROP_SYNC) {
+    // Set by the user: no longer chosen from the upstream latency query.
+    GST_OBJECT_LOCK(self);
+    self->sync_set = TRUE;
+    GST_OBJECT_UNLOCK(self);
+    gst_base_sink_set_sync(GST_BASE_SINK(self), g_value_get_boolean(value));  // takes the object lock
+    return;
+  }
   GST_OBJECT_LOCK(self);
   switch (id) {
     case PROP_FEED:
@@ -246,6 +260,10 @@ static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* va
   auto* self = GST_FRAMESHM_SINK(object);
   if (id >= PROP_READERS) {
     frameshm::gst::getStatsProperty(sinkStats(self), id == PROP_STATS, value, pspec);
+    return;
+  }
+  if (id == PROP_SYNC) {
+    g_value_set_boolean(value, gst_base_sink_get_sync(GST_BASE_SINK(self)));  // takes the object lock
     return;
   }
   GST_OBJECT_LOCK(self);
@@ -318,7 +336,37 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   self->state->published = 0;
   self->state->inPlace = 0;
   self->state->dropped = 0;
+  // Chosen afresh at the first caps of this run (chooseSync).
+  GST_OBJECT_LOCK(self);
+  const bool syncSet = self->sync_set;
+  GST_OBJECT_UNLOCK(self);
+  if (!syncSet) gst_base_sink_set_sync(sink, TRUE);
   return TRUE;
+}
+
+// Unless the user set `sync`: no waiting for the clock behind a live
+// upstream (frames are published as they arrive, with their capture time),
+// waiting behind one that is not live (a file plays at its rate).
+static void chooseSync(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  const bool syncSet = self->sync_set;
+  GST_OBJECT_UNLOCK(self);
+  if (syncSet) return;
+  // Asked here rather than through gst_base_sink_query_latency, which answers
+  // only once the sink has prerolled: caps come before the first buffer.
+  GstQuery* query = gst_query_new_latency();
+  const bool answered = gst_pad_peer_query(GST_BASE_SINK_PAD(self), query);
+  gboolean upstreamLive = FALSE;
+  if (answered) gst_query_parse_latency(query, &upstreamLive, nullptr, nullptr);
+  gst_query_unref(query);
+  if (!answered) {
+    GST_DEBUG_OBJECT(self, "upstream did not answer the latency query: sync stays as it is");
+    return;
+  }
+  gst_base_sink_set_sync(GST_BASE_SINK(self), !upstreamLive);
+  GST_DEBUG_OBJECT(self, "upstream is %s: %s", upstreamLive ? "live" : "not live",
+                   upstreamLive ? "each frame is published as it arrives (sync=false)"
+                                : "frames are published at their running time (sync=true)");
 }
 
 static gboolean gst_frameshm_sink_stop(GstBaseSink* sink) {
@@ -426,6 +474,8 @@ static gboolean gst_frameshm_sink_set_caps(GstBaseSink* sink, GstCaps* caps) {
   state.format = *format;
   state.negotiated = true;
   state.copyReported = false;
+  lock.unlock();
+  chooseSync(self);
   return TRUE;
 }
 
@@ -646,6 +696,8 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
                         "timestamps of the buffer); a buffer carrying more is an error, never truncated "
                         "(memory: slots x this)",
                         0, MAX_METADATA_BYTES, DEFAULT_METADATA_BYTES, rw));
+  // basesink's "sync", with a default that follows upstream (see the doc block).
+  g_object_class_override_property(objectClass, PROP_SYNC, "sync");
   g_object_class_install_property(
       objectClass, PROP_READERS,
       g_param_spec_uint("readers", "Readers", "Readers attached to the feed right now", 0, G_MAXUINT, 0, ro));
@@ -681,7 +733,7 @@ static void gst_frameshm_sink_class_init(GstFrameshmSinkClass* klass) {
   gst_element_class_add_static_metadata(
       elementClass, "example",
       "gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx,width=640,height=480 ! "
-      "frameshmsink feed=cam0 sync=false");
+      "frameshmsink feed=cam0");
 
   sinkClass->start = gst_frameshm_sink_start;
   sinkClass->stop = gst_frameshm_sink_stop;
@@ -702,6 +754,7 @@ static void gst_frameshm_sink_init(GstFrameshmSink* self) {
   self->offer_slots = DEFAULT_OFFER_SLOTS;
   self->socket_dir = nullptr;
   self->metadata_bytes = DEFAULT_METADATA_BYTES;
+  self->sync_set = FALSE;
   self->state = new GstFrameshmSinkState();
   // Publishing is a copy at most: the 20 ms basesink reserves for rendering
   // would only add to every reader's latency in a live pipeline.

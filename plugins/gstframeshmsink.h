@@ -8,7 +8,7 @@
 // it. Upstream elements that take the sink's buffer pool write straight into
 // a slot; other buffers are copied in.
 //
-//   gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! frameshmsink feed=cam0 sync=false
+//   gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,format=BGRx ! frameshmsink feed=cam0
 #pragma once
 
 #include <gst/base/gstbasesink.h>
@@ -35,6 +35,7 @@ struct _GstFrameshmSink {
   gboolean offer_slots;
   guint metadata_bytes;
   gchar* socket_dir;  // null: FRAMESHM_SOCKET_DIR or the abstract name
+  gboolean sync_set;  // the user set basesink's "sync": it is not chosen from upstream
 
   GstFrameshmSinkState* state;
 };

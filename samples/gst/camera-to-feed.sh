@@ -10,11 +10,11 @@
 # FORMAT   the pixel format published (default BGRx; any frameshm format)
 # Extra arguments go to frameshmsink, e.g. slots=5 mode=0660.
 # Ctrl-C ends the feed cleanly (-e: EOS first), so readers see it end.
-# sync=false: a camera is live, so each frame is published as it arrives
-# instead of one pipeline latency later.
+# A camera is live, so frameshmsink publishes each frame as it arrives (it
+# waits for the clock only behind a source that is not live, such as a file).
 FEED=${FEED:-cam0}
 SOURCE=${SOURCE:-v4l2src device=${DEVICE:-/dev/video0}}
 # $SOURCE is split into words on purpose: it is a pipeline fragment.
 # shellcheck disable=SC2086
 exec gst-launch-1.0 -e $SOURCE ! videoconvert ! "video/x-raw,format=${FORMAT:-BGRx}" ! \
-  frameshmsink feed="$FEED" sync=false "$@"
+  frameshmsink feed="$FEED" "$@"

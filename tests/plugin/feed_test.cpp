@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -621,6 +622,78 @@ TEST_CASE(
     CHECK(t[2] >= t[1]);
     CHECK(t[2] <= end);
   }
+}
+
+namespace {
+
+// How old frames are when published (publish - capture, ms, the median of
+// `frames`), written by `pipeline` (a live source into frameshmsink) and read
+// through the C++ API; and the sink's "sync" as it was chosen.
+struct Publishing {
+  double ageMs = -1;
+  bool sync = true;
+};
+Publishing publishingBehind(const std::string& feed, const std::string& sinkOptions, int frames) {
+  auto out = Pipeline::launch(
+      "videotestsrc is-live=true ! video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=30/1 ! frameshmsink name=sink feed=" +
+      feed + " " + sinkOptions);
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  auto consumer = frameshm::Consumer::open({.feed = feed, .openTimeout = 10s});
+  REQUIRE(consumer);
+  std::vector<double> ages;
+  while (static_cast<int>(ages.size()) < frames) {
+    auto frame = consumer->waitFrame(5s);
+    REQUIRE(frame);
+    ages.push_back(static_cast<double>(frame->publishNs() - frame->meta().captureNs) / 1e6);
+  }
+  gboolean sync = TRUE;
+  g_object_get(out.element("sink"), "sync", &sync, nullptr);
+  std::sort(ages.begin(), ages.end());
+  return {ages[ages.size() / 2], static_cast<bool>(sync)};
+}
+
+// Seconds from PLAYING to EOS of 30 frames at 30 fps from a source that is not live.
+double secondsForThirtyFrames(const std::string& feed, const std::string& sinkOptions) {
+  auto out = Pipeline::launch(
+      "videotestsrc num-buffers=30 ! video/x-raw,format=GRAY8,width=64,height=48,"
+      "framerate=30/1 ! frameshmsink feed=" +
+      feed + " " + sinkOptions);
+  const std::int64_t start = frameshm::monotonicNs();
+  REQUIRE(out.play() != GST_STATE_CHANGE_FAILURE);
+  REQUIRE(out.waitEnd(20s).eos);
+  return static_cast<double>(frameshm::monotonicNs() - start) / 1e9;
+}
+
+}  // namespace
+
+TEST_CASE("behind a live source frameshmsink publishes each frame as it arrives unless sync=true is set") {
+  {
+    const std::string feed = uniqueFeed("livesync");
+    FeedGuard guard(feed);
+    const Publishing chosen = publishingBehind(feed, "", 15);
+    INFO("frames published " << chosen.ageMs << " ms after capture");
+    CHECK_FALSE(chosen.sync);
+    // Waiting for the clock would make them a frame (33 ms) old.
+    CHECK(chosen.ageMs < 10);
+  }
+  {
+    const std::string feed = uniqueFeed("livesync");
+    FeedGuard guard(feed);
+    const Publishing set = publishingBehind(feed, "sync=true", 15);
+    INFO("frames published " << set.ageMs << " ms after capture");
+    CHECK(set.sync);
+    CHECK(set.ageMs > 25);
+  }
+}
+
+TEST_CASE(
+    "behind a source that is not live frameshmsink publishes at the frames' rate unless sync=false is set") {
+  const std::string feed = uniqueFeed("filesync");
+  FeedGuard guard(feed);
+  // 30 frames of a 30 fps stream: a second when paced.
+  CHECK(secondsForThirtyFrames(feed, "") > 0.9);
+  CHECK(secondsForThirtyFrames(feed, "sync=false") < 0.6);
 }
 
 TEST_CASE("with socket-dir on both elements the feed is found in that directory and only there") {
