@@ -46,13 +46,13 @@
  * By default (spin=0) the source blocks on the feed's futex until the next
  * frame is published. With spin=N it sleeps until N us before the frame is
  * due (learned from the feed's publish interval) and spins through its
- * arrival, at most N us past it: the frame is taken without a wake-up
- * (under 1 us instead of 7-8 us on an idle machine) for up to 2N us of CPU
- * per frame. Measured through GStreamer (1080p60, appsrc to appsink in two
- * processes), the wake-up is lost in GStreamer's own thread hand-offs
- * (about 50 us each) while spin=200 raised the reading process's CPU per
- * frame from 133 to 249 us: hence the default of 0. Spin where the reader
- * has a core to itself and every microsecond counts.
+ * arrival, at most N us past it: the frame is taken without a wake-up, for
+ * up to 2N us of CPU per frame. Measured through GStreamer on a 2-vCPU VM
+ * (1080p60 written in place, appsrc to appsink in two processes), spin=200
+ * cut the publish-to-take wake-up from 127-151 us to 20-30 us and the whole
+ * trip from 323 to 211-233 us p50, and raised the reading process's CPU per
+ * frame from 63-65 to 201-210 us: hence the default of 0. Spin where the
+ * reader has a core to spare and the latency matters more than the CPU.
  *
  * With GST_DEBUG=frameshmsrc:7 the source logs each frame's times on
  * CLOCK_MONOTONIC: when the producer published it, when this reader took it
@@ -819,7 +819,7 @@ static void gst_frameshm_src_class_init(GstFrameshmSrcClass* klass) {
       g_param_spec_uint(
           "spin", "Spin",
           "Microseconds to spin around each frame's expected arrival before blocking (0: block "
-          "at once); spinning takes a frame about 7 us sooner for up to twice this much CPU per frame",
+          "at once); spinning saves the reader's wake-up for up to twice this much CPU per frame",
           0, kMaxSpin, DEFAULT_SPIN, rw));
   g_object_class_install_property(
       objectClass, PROP_SOCKET_DIR,
