@@ -122,10 +122,20 @@ TEST_CASE(
   positive("slowreader", "shmsink.normalFps");
   positive("gstreamer", "shm.throughput.copy");
   positive("gstreamer", "shm.1080p.copy.p50");
-  positive("gstreamer", "frameshm.1080p.copy.p50");
-  // frameshm's sink -> source stage split by frameshmsrc's own frame times.
-  for (const char* stage : {"sinkToPublish", "publishToTaken", "takenToCreated"})
-    positive("gstreamer", std::string("frameshm.1080p.copy.sourceStage.") + stage + ".p50");
+  // frameshm's side needs the plugin to load, which an ASan build's does only
+  // with the runtime preloaded (scripts/test.sh's plugin pass); without it the
+  // bench says so and measures shmsink's side alone.
+  if (figure(doc, "gstreamer", "frameshm.1080p.copy.p50").is_object()) {
+    // frameshm's sink -> source stage split by frameshmsrc's own frame times.
+    for (const char* stage : {"sinkToPublish", "publishToTaken", "takenToCreated"})
+      positive("gstreamer", std::string("frameshm.1080p.copy.sourceStage.") + stage + ".p50");
+  } else {
+    const Json notes = doc["scenarios"]["gstreamer"].value("notes", Json::array());
+    CHECK(std::any_of(notes.begin(), notes.end(), [](const Json& note) {
+      return note.is_string() &&
+             note.get<std::string>().find("frameshmsrc not available") != std::string::npos;
+    }));
+  }
   positive("scale", "readers32.cpuUs");
   positive("scale", "readers64.cpuUs");
   // The floors measured beside the goals (bench/floors.hpp).
