@@ -235,17 +235,18 @@ constexpr const char* kStageText[] = {"appsrc thread hand-off to the sink",
 // the sink's pad to the publish (render: the copy, or the in-place publish),
 // the publish to the reader taking the frame (the wake-up), the take to
 // create returning, and create returning to the buffer leaving the pad.
-constexpr const char* kSourceStages[] = {"sinkToPublish", "publishToTaken", "takenToCreated",
-                                         "createdToPushed"};
-constexpr const char* kSourceStageText[] = {"sink pad to publish (render: copy or in-place publish)",
-                                            "publish to the reader taking the frame (wake-up)",
-                                            "frame taken to create returning (the buffer made)",
-                                            "create returning to the buffer leaving the source"};
+constexpr int kSourceStageCount = 4;
+constexpr const char* kSourceStages[kSourceStageCount] = {"sinkToPublish", "publishToTaken", "takenToCreated",
+                                                          "createdToPushed"};
+constexpr const char* kSourceStageText[kSourceStageCount] = {
+    "sink pad to publish (render: copy or in-place publish)",
+    "publish to the reader taking the frame (wake-up)", "frame taken to create returning (the buffer made)",
+    "create returning to the buffer leaving the source"};
 
 struct LatencyRun {
-  std::vector<double> samples{};             // push -> pull, us
-  std::vector<double> stages[3] = {};        // per kStages, us
-  std::vector<double> sourceStages[4] = {};  // per kSourceStages, us (--source-times only)
+  std::vector<double> samples{};                             // push -> pull, us
+  std::vector<double> stages[3] = {};                        // per kStages, us
+  std::vector<double> sourceStages[kSourceStageCount] = {};  // per kSourceStages, us (--source-times only)
 };
 
 // Per-stage durations from the sender's and the receiver's stage files.
@@ -264,7 +265,8 @@ void joinStages(const std::string& sent, const std::string& received, LatencyRun
     for (int k = 0; k < 3; ++k) run.stages[k].push_back(static_cast<double>(t[k + 1] - t[k]) * 1e-3);
     if (published == 0 || taken == 0 || created == 0) continue;
     const std::int64_t u[] = {sink->second, published, taken, created, left};
-    for (int k = 0; k < 4; ++k) run.sourceStages[k].push_back(static_cast<double>(u[k + 1] - u[k]) * 1e-3);
+    for (int k = 0; k < kSourceStageCount; ++k)
+      run.sourceStages[k].push_back(static_cast<double>(u[k + 1] - u[k]) * 1e-3);
   }
 }
 
@@ -639,7 +641,7 @@ void runGstreamer(const Config& config, Report& report) {
                       label + " stage: " + kStageText[stage] + " p50", summarize(run.stages[stage]).p50,
                       "us"});
         }
-        for (int stage = 0; stage < 4; ++stage) {
+        for (int stage = 0; stage < kSourceStageCount; ++stage) {
           const std::vector<double>& got = timed[k].sourceStages[stage];
           if (got.empty()) continue;
           report.add({"gstreamer", id + ".sourceStage." + kSourceStages[stage] + ".p50",

@@ -299,6 +299,14 @@ static void gst_frameshm_sink_get_property(GObject* object, guint id, GValue* va
   GST_OBJECT_UNLOCK(self);
 }
 
+// Whether the user set basesink's "sync": then it is not chosen from upstream.
+static bool userSetSync(GstFrameshmSink* self) {
+  GST_OBJECT_LOCK(self);
+  const bool set = self->sync_set;
+  GST_OBJECT_UNLOCK(self);
+  return set;
+}
+
 static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   auto* self = GST_FRAMESHM_SINK(sink);
   const std::string feed = feedOf(self);
@@ -337,10 +345,7 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
   self->state->inPlace = 0;
   self->state->dropped = 0;
   // Chosen afresh at the first caps of this run (chooseSync).
-  GST_OBJECT_LOCK(self);
-  const bool syncSet = self->sync_set;
-  GST_OBJECT_UNLOCK(self);
-  if (!syncSet) gst_base_sink_set_sync(sink, TRUE);
+  if (!userSetSync(self)) gst_base_sink_set_sync(sink, TRUE);
   return TRUE;
 }
 
@@ -348,10 +353,7 @@ static gboolean gst_frameshm_sink_start(GstBaseSink* sink) {
 // upstream (frames are published as they arrive, with their capture time),
 // waiting behind one that is not live (a file plays at its rate).
 static void chooseSync(GstFrameshmSink* self) {
-  GST_OBJECT_LOCK(self);
-  const bool syncSet = self->sync_set;
-  GST_OBJECT_UNLOCK(self);
-  if (syncSet) return;
+  if (userSetSync(self)) return;
   // Asked here rather than through gst_base_sink_query_latency, which answers
   // only once the sink has prerolled: caps come before the first buffer.
   GstQuery* query = gst_query_new_latency();
